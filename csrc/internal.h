@@ -1,0 +1,26 @@
+/* Private helpers shared by the core's source files.  Not installed. */
+#ifndef TLSR_INTERNAL_H
+#define TLSR_INTERNAL_H
+
+#include "tlsresume.h"
+
+/* Public entry points are the only exported symbols (see tlsresume.map). */
+#define TLSR_EXPORT __attribute__((visibility("default")))
+
+/* Internal names start with tlsri_ so the version script never exports them. */
+
+/* Set err (if not NULL) to code and a formatted message; returns code. */
+int tlsri_error_set(struct tlsr_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Drain OpenSSL's error queue of this thread.  The most specific OpenSSL
+ * reason (the deepest one, first raised) is appended to the message after
+ * "what".  Returns code.  The queue is always left empty.
+ */
+int tlsri_error_ssl(struct tlsr_error *err, int code, const char *what);
+
+/* Clear err to TLSR_OK. */
+void tlsri_error_clear(struct tlsr_error *err);
+
+#endif

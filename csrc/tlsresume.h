@@ -1,0 +1,271 @@
+/*
+ * tlsresume: save, restore and inspect TLS sessions (OpenSSL SSL_SESSION).
+ *
+ * The one public header.  Everything between TLSR_CDEF_BEGIN and
+ * TLSR_CDEF_END is plain C that LuaJIT's ffi.cdef reads verbatim: no
+ * preprocessor lines, no function-like macros, no varargs, no bitfields, no
+ * structs passed by value; OpenSSL types appear only as opaque pointers.
+ *
+ * Conventions (as in libtls):
+ *   - functions return 0 on success, a negative TLSR_E* code on failure, or
+ *     NULL; on failure the caller's struct tlsr_error (if not NULL) holds the
+ *     code and a message.  Messages never contain secret material.
+ *   - _new / _parse / _dup / _take results are owned by the caller; get0_ is
+ *     borrowed.  tlsr_*_free(NULL) is a no-op.
+ *   - variable-size output goes to a caller buffer: pass buf = NULL to learn
+ *     the size in *len, then call again with a buffer of that size.  A buffer
+ *     that is too small gives TLSR_EBUFSIZE and the needed size in *len.
+ *   - no global state; every function is thread-safe for distinct objects.
+ */
+#ifndef TLSRESUME_H
+#define TLSRESUME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* TLSR_CDEF_BEGIN */
+
+struct ssl_session_st;
+struct ssl_ctx_st;
+struct ssl_st;
+
+enum {
+    TLSR_VERSION_NUMBER = 0x00010000 /* 0.1.0 */
+};
+
+/* Error codes: 0 is success, every failure is negative. */
+enum {
+    TLSR_OK = 0,
+    TLSR_EINVAL = -1,       /* bad argument (misuse by the caller) */
+    TLSR_ENOMEM = -2,       /* out of memory */
+    TLSR_ETOOBIG = -3,      /* input larger than TLSR_MAX_INPUT */
+    TLSR_EEMPTY = -4,       /* empty input */
+    TLSR_ETRUNCATED = -5,   /* input ends before its encoding does */
+    TLSR_ETRAILING = -6,    /* bytes after the encoded object */
+    TLSR_EPEMLABEL = -7,    /* PEM block is not "SSL SESSION PARAMETERS" */
+    TLSR_EBASE64 = -8,      /* PEM body is not valid base64 */
+    TLSR_ENOTSESSION = -9,  /* DER that is not an SSL_SESSION */
+    TLSR_EUNSUPPORTED = -10,/* protocol or cipher unknown to this OpenSSL */
+    TLSR_EBUFSIZE = -11,    /* caller buffer too small (*len has the size) */
+    TLSR_ETICKET = -12,     /* malformed session ticket */
+    TLSR_EKEYNAME = -13,    /* no ticket key with the ticket's key name */
+    TLSR_EMAC = -14,        /* ticket HMAC does not verify */
+    TLSR_EDECRYPT = -15,    /* ticket decrypts to garbage */
+    TLSR_EKEY = -16,        /* malformed ticket key or sealing key */
+    TLSR_ENOTFOUND = -17,   /* store: no usable entry */
+    TLSR_EIO = -18,         /* file system error */
+    TLSR_EPERM = -19,       /* store: unsafe ownership or permissions */
+    TLSR_ESEAL = -20,       /* store: sealed under another key, or tampered */
+    TLSR_ECORRUPT = -21,    /* store: entry unreadable */
+    TLSR_ENOTRESUMABLE = -22, /* session cannot be resumed (e.g. no ticket) */
+    TLSR_ESSL = -23         /* other OpenSSL failure */
+};
+
+enum {
+    TLSR_MAX_INPUT = 65536,     /* largest session or ticket accepted */
+    TLSR_ERRMSG_SIZE = 256
+};
+
+/* Caller-provided error report. */
+struct tlsr_error {
+    int code;                       /* a TLSR_E* code, 0 when cleared */
+    char msg[256];                  /* NUL-terminated, no secrets */
+};
+
+/* Version of this library and of the OpenSSL it runs against. */
+const char *tlsr_version(void);
+unsigned long tlsr_openssl_version_num(void);
+/* Path of the libssl this library is linked with, as the loader found it. */
+int tlsr_libssl_path(char *buf, size_t *len, struct tlsr_error *err);
+/* Constant name of an error code ("TLSR_EMAC"), "TLSR_E?" if unknown. */
+const char *tlsr_error_name(int code);
+
+/* ---- sessions: serialize, restore, normalize ---------------------------- */
+
+enum {
+    TLSR_FORMAT_DER = 0,    /* i2d_SSL_SESSION: Node getSession(), nginx */
+    TLSR_FORMAT_PEM = 1     /* "SSL SESSION PARAMETERS": openssl sess_id */
+};
+
+enum {
+    TLSR_SERIALIZE_LEAN = 1 /* leave out the peer certificate */
+};
+
+/* Encode a session; flags is 0 or TLSR_SERIALIZE_LEAN. */
+int tlsr_session_serialize(const struct ssl_session_st *sess, int format,
+                           unsigned int flags, uint8_t *buf, size_t *len,
+                           struct tlsr_error *err);
+
+/* Decode a session from PEM or DER (detected).  Owned by the caller. */
+struct ssl_session_st *tlsr_session_parse(const uint8_t *data, size_t len,
+                                          struct tlsr_error *err);
+
+/* SSL_SESSION_up_ref / SSL_SESSION_free for bindings (FFI, Lua, Python). */
+int tlsr_session_up_ref(struct ssl_session_st *sess);
+void tlsr_session_free(struct ssl_session_st *sess);
+
+/*
+ * Set the session-id context a client context expects, so OpenSSL accepts
+ * the session there (CPython <= 3.12 clients: "Python\0", 7 bytes; CPython
+ * >= 3.13, OpenSSL, Node and nginx clients: empty).  len <= 32.
+ */
+int tlsr_session_set1_id_context(struct ssl_session_st *sess,
+                                 const uint8_t *sid_ctx, size_t len,
+                                 struct tlsr_error *err);
+
+/* ---- sessions: inspect --------------------------------------------------- */
+
+struct tlsr_session_info {
+    int protocol_version;           /* 0x0303 TLS 1.2, 0x0304 TLS 1.3 */
+    char protocol_name[16];         /* "TLSv1.2" */
+    uint32_t cipher_id;             /* IANA id, e.g. 0x1302 */
+    char cipher_name[64];           /* OpenSSL name */
+    char cipher_rfc_name[96];       /* RFC / IANA name */
+    uint8_t session_id[32];
+    uint32_t session_id_len;
+    uint8_t sid_ctx[32];
+    uint32_t sid_ctx_len;
+    int64_t time;                   /* creation, Unix seconds */
+    int64_t timeout;                /* seconds */
+    int64_t expires;                /* time + timeout */
+    int64_t remaining;              /* seconds left at "now", >= 0 */
+    int resumable;                  /* SSL_SESSION_is_resumable */
+    int has_ticket;
+    uint32_t ticket_len;            /* bytes: see tlsr_session_get0_ticket */
+    uint32_t ticket_lifetime_hint;  /* seconds */
+    uint32_t ticket_age_add;
+    int has_ticket_age_add;
+    uint32_t max_early_data;
+    char alpn[256];                 /* selected protocol, "" if none */
+    char sni[256];                  /* stored hostname, "" if none */
+    int has_peer;
+    char peer_subject[256];         /* RFC 2253 */
+    char peer_issuer[256];
+    int64_t peer_not_after;         /* Unix seconds */
+    uint8_t peer_sha256[32];
+    int64_t verify_result;          /* X509_V_OK == 0 */
+    int extended_master_secret;
+    uint32_t master_key_len;        /* length only, never the bytes */
+};
+
+/* Fill info; now is the Unix time for "remaining" (0: current time). */
+int tlsr_session_inspect(const struct ssl_session_st *sess, int64_t now,
+                         struct tlsr_session_info *info,
+                         struct tlsr_error *err);
+
+/* Copy the ticket the server sent (empty if none). */
+int tlsr_session_get_ticket(const struct ssl_session_st *sess, uint8_t *buf,
+                            size_t *len, struct tlsr_error *err);
+
+/* SECRET: the master secret (TLS 1.2) or resumption PSK (TLS 1.3). */
+int tlsr_session_get_master_key_secret(const struct ssl_session_st *sess,
+                                       uint8_t *buf, size_t *len,
+                                       struct tlsr_error *err);
+
+/* ---- tickets (server side: RFC 5077 / OpenSSL layout) ------------------- */
+
+struct tlsr_ticket_info {
+    uint8_t key_name[16];
+    uint8_t iv[16];
+    uint32_t ciphertext_len;
+    uint8_t mac[32];                /* HMAC-SHA256 over name|iv|ciphertext */
+};
+
+/* Split a ticket into its parts (no keys needed). */
+int tlsr_ticket_parse(const uint8_t *ticket, size_t len,
+                      struct tlsr_ticket_info *info, struct tlsr_error *err);
+
+enum {
+    TLSR_KEYS_OPENSSL80 = 1,   /* name16|hmac32|aes32, AES-256-CBC (OpenSSL, nginx 80) */
+    TLSR_KEYS_NGINX48 = 2,     /* name16|aes16|hmac16, AES-128-CBC */
+    TLSR_KEYS_NODE48 = 3       /* name16|hmac16|aes16, AES-128-CBC */
+};
+
+/* A set of server ticket keys (rotation: several may be added). */
+struct tlsr_ticket_keys;
+
+struct tlsr_ticket_keys *tlsr_ticket_keys_new(struct tlsr_error *err);
+void tlsr_ticket_keys_free(struct tlsr_ticket_keys *keys);
+/* Add one key file's bytes; format is a TLSR_KEYS_* value. */
+int tlsr_ticket_keys_add(struct tlsr_ticket_keys *keys, const uint8_t *data,
+                         size_t len, int format, struct tlsr_error *err);
+/* Fill buf with a fresh random key in format (80 or 48 bytes). */
+int tlsr_ticket_keys_generate(int format, uint8_t *buf, size_t *len,
+                              struct tlsr_error *err);
+/* Verify (constant time) and decrypt a ticket to the server-side session. */
+struct ssl_session_st *tlsr_ticket_decrypt(const struct tlsr_ticket_keys *keys,
+                                           const uint8_t *ticket, size_t len,
+                                           struct tlsr_error *err);
+
+/* ---- the on-disk session store ------------------------------------------ */
+
+struct tlsr_store;
+
+enum {
+    TLSR_STORE_LEAN = 1         /* store entries without the peer certificate */
+};
+
+struct tlsr_store_options {
+    uint32_t max_tickets;       /* TLS 1.3 tickets kept per key (0: 8) */
+    uint32_t max_entries;       /* bound on all entries (0: 100000) */
+    int64_t max_lifetime;       /* seconds, cap on any entry (0: 7 days) */
+    const uint8_t *seal_key;    /* NULL, or 32 bytes: AES-256-GCM sealing */
+    size_t seal_key_len;
+    uint32_t flags;             /* TLSR_STORE_* */
+};
+
+struct tlsr_store_entry {
+    char host[256];
+    int port;
+    char context[256];
+    int sealed;
+    struct tlsr_session_info info;
+};
+
+void tlsr_store_options_init(struct tlsr_store_options *opts);
+struct tlsr_store *tlsr_store_open(const char *path,
+                                   const struct tlsr_store_options *opts,
+                                   struct tlsr_error *err);
+void tlsr_store_free(struct tlsr_store *store);
+/* context may be NULL or "" (none). */
+int tlsr_store_put(struct tlsr_store *store, const char *host, int port,
+                   const char *context, struct ssl_session_st *sess,
+                   struct tlsr_error *err);
+/* The newest usable session for the key, left in the store (peek). */
+struct ssl_session_st *tlsr_store_get(struct tlsr_store *store,
+                                      const char *host, int port,
+                                      const char *context,
+                                      struct tlsr_error *err);
+/* The session to resume with: a TLS 1.3 ticket is removed (single use). */
+struct ssl_session_st *tlsr_store_take(struct tlsr_store *store,
+                                       const char *host, int port,
+                                       const char *context,
+                                       struct tlsr_error *err);
+/* Remove every entry for the key; returns the number removed. */
+int tlsr_store_remove(struct tlsr_store *store, const char *host, int port,
+                      const char *context, struct tlsr_error *err);
+/* Remove expired and surplus entries; returns the number removed. */
+int tlsr_store_prune(struct tlsr_store *store, struct tlsr_error *err);
+/* Number of entries (usable or not) in the store. */
+int tlsr_store_count(struct tlsr_store *store, struct tlsr_error *err);
+
+struct tlsr_store_iter;
+struct tlsr_store_iter *tlsr_store_iter_new(struct tlsr_store *store,
+                                            struct tlsr_error *err);
+/* 1: entry filled, 0: end, < 0: error. */
+int tlsr_store_iter_next(struct tlsr_store_iter *iter,
+                         struct tlsr_store_entry *entry,
+                         struct tlsr_error *err);
+void tlsr_store_iter_free(struct tlsr_store_iter *iter);
+
+/* TLSR_CDEF_END */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TLSRESUME_H */
