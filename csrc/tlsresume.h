@@ -117,6 +117,24 @@ int tlsr_session_set1_id_context(struct ssl_session_st *sess,
                                  const uint8_t *sid_ctx, size_t len,
                                  struct tlsr_error *err);
 
+/* ---- live connections (bindings that hold an SSL*, e.g. LuaSec) --------- */
+
+/*
+ * Check that ssl is a live OpenSSL connection on socket fd, in client mode
+ * (want_server 0) or server mode (1), with an SSL_CTX.  Bindings that found
+ * the SSL* by layout call this before anything else.
+ */
+int tlsr_ssl_check(struct ssl_st *ssl, int fd, int want_server,
+                   struct tlsr_error *err);
+/* The connection's session (SSL_get1_session), owned by the caller. */
+struct ssl_session_st *tlsr_ssl_get1_session(struct ssl_st *ssl,
+                                             struct tlsr_error *err);
+/* Offer sess for resumption; call before the handshake.  Client only. */
+int tlsr_ssl_set_session(struct ssl_st *ssl, struct ssl_session_st *sess,
+                         struct tlsr_error *err);
+/* 1 if the handshake resumed a session, 0 if not, < 0 on error. */
+int tlsr_ssl_session_reused(struct ssl_st *ssl, struct tlsr_error *err);
+
 /* ---- sessions: inspect --------------------------------------------------- */
 
 struct tlsr_session_info {
@@ -135,7 +153,7 @@ struct tlsr_session_info {
     int64_t remaining;              /* seconds left at "now", >= 0 */
     int resumable;                  /* SSL_SESSION_is_resumable */
     int has_ticket;
-    uint32_t ticket_len;            /* bytes: see tlsr_session_get0_ticket */
+    uint32_t ticket_len;            /* bytes: see tlsr_session_get_ticket */
     uint32_t ticket_lifetime_hint;  /* seconds */
     uint32_t ticket_age_add;
     int has_ticket_age_add;
@@ -145,7 +163,7 @@ struct tlsr_session_info {
     int has_peer;
     char peer_subject[256];         /* RFC 2253 */
     char peer_issuer[256];
-    int64_t peer_not_after;         /* Unix seconds */
+    int64_t peer_not_after;         /* Unix seconds, 0 if unreadable */
     uint8_t peer_sha256[32];
     int64_t verify_result;          /* X509_V_OK == 0 */
     int extended_master_secret;
@@ -261,6 +279,59 @@ int tlsr_store_iter_next(struct tlsr_store_iter *iter,
                          struct tlsr_store_entry *entry,
                          struct tlsr_error *err);
 void tlsr_store_iter_free(struct tlsr_store_iter *iter);
+
+/* ---- automatic persistence: client contexts save into a store ----------- */
+
+/*
+ * A store shared by connections (csrc/attach.c): reference counted, its
+ * mutex serializes store calls made by the new-session callback (which runs
+ * inside SSL_read/SSL_do_handshake, on any thread) and by the binding.
+ */
+struct tlsr_attach;
+
+/* Takes ownership of store on success (freed with the last reference). */
+struct tlsr_attach *tlsr_attach_new(struct tlsr_store *store,
+                                    struct tlsr_error *err);
+/* Drops the caller's reference. */
+void tlsr_attach_free(struct tlsr_attach *att);
+/* Lock and return the store; every store call on it goes between these. */
+struct tlsr_store *tlsr_attach_lock(struct tlsr_attach *att);
+void tlsr_attach_unlock(struct tlsr_attach *att);
+/*
+ * Save every new client session of ctx into att's store (new-session
+ * callback, client cache mode, no internal cache); ctx keeps a reference.
+ * att NULL detaches.  Fails if ctx has another new-session callback.
+ * For client contexts: the internal cache is off for server use too.
+ */
+int tlsr_attach_ctx(struct tlsr_attach *att, struct ssl_ctx_st *ctx,
+                    struct tlsr_error *err);
+/*
+ * Key under which ssl's sessions are saved; call before the handshake.
+ * app_data, if not NULL, must equal SSL_get_app_data(ssl) (bindings that
+ * found the SSL* by layout check it so).  Without a key, the callback uses
+ * SNI (or the peer address) and the socket's peer port.
+ */
+int tlsr_attach_ssl(struct ssl_st *ssl, const void *app_data,
+                    const char *host, int port, const char *context,
+                    struct tlsr_error *err);
+/* SSL_CTX_get_options: lets a binding check it found the right SSL_CTX. */
+uint64_t tlsr_ctx_get_options(const struct ssl_ctx_st *ctx);
+/* A private deep copy of sess (SSL_SESSION_dup), owned by the caller. */
+struct ssl_session_st *tlsr_session_dup(const struct ssl_session_st *sess,
+                                        struct tlsr_error *err);
+/* Cheap facts for bindings to check a session they found by layout. */
+struct tlsr_session_brief {
+    int protocol_version;
+    uint8_t session_id[32];
+    uint32_t session_id_len;
+    uint32_t sid_ctx_len;
+    int64_t time;
+    int64_t timeout;
+    int has_ticket;
+};
+int tlsr_session_get_brief(const struct ssl_session_st *sess,
+                           struct tlsr_session_brief *brief,
+                           struct tlsr_error *err);
 
 /* TLSR_CDEF_END */
 
