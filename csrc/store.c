@@ -1,0 +1,550 @@
+/*
+ * The on-disk session store: open, put, get, take, remove (layout and
+ * naming in store.h, file format in store_entry.c).  Many processes share
+ * one directory: entries are written to a temporary file and renamed into
+ * place (readers see whole files or nothing), and a TLS 1.3 ticket is
+ * taken by renaming it to a name of our own: only one rename succeeds.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+
+#include "store.h"
+
+TLSR_EXPORT void tlsr_store_options_init(struct tlsr_store_options *opts)
+{
+    if (opts == NULL)
+        return;
+    memset(opts, 0, sizeof(*opts));
+    opts->max_tickets = 8;
+    opts->max_entries = 100000;
+    opts->max_lifetime = 7 * 86400;
+}
+
+/* Like ssh with ~/.ssh: secrets live only in a directory no one else can
+ * write to (or replace entries in). */
+static int check_dir(const struct stat *sb, const char *path,
+                     struct tlsr_error *err)
+{
+    if (!S_ISDIR(sb->st_mode))
+        return tlsri_error_set(err, TLSR_EIO, "store path %s is not a "
+                               "directory", path);
+    if (sb->st_uid != geteuid())
+        return tlsri_error_set(err, TLSR_EPERM, "store directory %s is owned "
+                               "by uid %u, not by this user (uid %u)", path,
+                               (unsigned)sb->st_uid, (unsigned)geteuid());
+    if ((sb->st_mode & (S_IWGRP | S_IWOTH)) != 0)
+        return tlsri_error_set(err, TLSR_EPERM, "store directory %s is group- "
+                               "or world-writable (mode %03o): chmod 700 it",
+                               path, (unsigned)(sb->st_mode & 0777));
+    return TLSR_OK;
+}
+
+TLSR_EXPORT struct tlsr_store *tlsr_store_open(
+    const char *path, const struct tlsr_store_options *opts,
+    struct tlsr_error *err)
+{
+    struct tlsr_store_options defaults;
+    struct tlsr_store *st;
+    struct stat sb;
+    int fd;
+
+    tlsr_store_options_init(&defaults);
+    if (opts == NULL)
+        opts = &defaults;
+    if (path == NULL || path[0] == '\0') {
+        tlsri_error_set(err, TLSR_EINVAL, "store path is empty");
+        return NULL;
+    }
+    if ((opts->seal_key != NULL || opts->seal_key_len != 0)
+        && (opts->seal_key == NULL
+            || opts->seal_key_len != TLSRI_SEAL_KEY_LEN)) {
+        tlsri_error_set(err, TLSR_EKEY, "seal key must be %d bytes, not %zu",
+                        TLSRI_SEAL_KEY_LEN, opts->seal_key_len);
+        return NULL;
+    }
+    if ((opts->flags & ~(uint32_t)TLSR_STORE_LEAN) != 0
+        || opts->max_lifetime < 0) {
+        tlsri_error_set(err, TLSR_EINVAL, "bad store options");
+        return NULL;
+    }
+    /* mkdir's mode is filtered by the umask; chmod sets it exactly. */
+    if (mkdir(path, 0700) == 0)
+        chmod(path, 0700);
+    else if (errno != EEXIST) {
+        tlsri_error_set(err, TLSR_EIO, "cannot create store directory %s: %s",
+                        path, strerror(errno));
+        return NULL;
+    }
+    fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        tlsri_error_set(err, errno == EACCES ? TLSR_EPERM : TLSR_EIO,
+                        "cannot open store directory %s: %s", path,
+                        strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &sb) != 0) {
+        tlsri_error_set(err, TLSR_EIO, "cannot stat %s: %s", path,
+                        strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (check_dir(&sb, path, err) != TLSR_OK) {
+        close(fd);
+        return NULL;
+    }
+    st = OPENSSL_zalloc(sizeof(*st));
+    if (st == NULL
+        || (st->sess_cache = OPENSSL_zalloc(TLSRI_SESS_SLOTS
+                                            * sizeof(*st->sess_cache))) == NULL
+        || (st->dir_cache = OPENSSL_zalloc(TLSRI_DIR_SLOTS
+                                           * sizeof(*st->dir_cache))) == NULL
+        || pthread_mutex_init(&st->lock, NULL) != 0) {
+        if (st != NULL)
+            tlsri_cache_free(st);
+        OPENSSL_free(st);
+        close(fd);
+        tlsri_error_set(err, TLSR_ENOMEM, "out of memory");
+        return NULL;
+    }
+    st->dirfd = fd;
+    st->max_tickets = opts->max_tickets ? opts->max_tickets : 8;
+    st->max_entries = opts->max_entries ? opts->max_entries : 100000;
+    st->max_lifetime = opts->max_lifetime ? opts->max_lifetime : 7 * 86400;
+    st->flags = opts->flags;
+    if (opts->seal_key != NULL) {
+        st->sealed = 1;
+        memcpy(st->seal_key, opts->seal_key, TLSRI_SEAL_KEY_LEN);
+        if (tlsri_seal_key_id(st->seal_key, st->key_id) != 0) {
+            tlsr_store_free(st);
+            tlsri_error_ssl(err, TLSR_ESSL, "cannot derive the key id");
+            return NULL;
+        }
+    }
+    tlsri_error_clear(err);
+    return st;
+}
+
+TLSR_EXPORT void tlsr_store_free(struct tlsr_store *st)
+{
+    if (st == NULL)
+        return;
+    tlsri_cache_free(st);
+    pthread_mutex_destroy(&st->lock);
+    close(st->dirfd);
+    OPENSSL_cleanse(st->seal_key, sizeof(st->seal_key));
+    OPENSSL_free(st);
+}
+
+/* Open the key's directory, creating it (and its parent) if asked. */
+static int open_key_dir(struct tlsr_store *st, const struct tlsri_key *key,
+                        int create)
+{
+    char top[3] = { key->dir[0], key->dir[1], '\0' };
+    int fd = openat(st->dirfd, key->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd >= 0 || errno != ENOENT || !create)
+        return fd;
+    if (mkdirat(st->dirfd, top, 0700) == 0)
+        fchmodat(st->dirfd, top, 0700, 0);
+    if (mkdirat(st->dirfd, key->dir, 0700) == 0)
+        fchmodat(st->dirfd, key->dir, 0700, 0);
+    return openat(st->dirfd, key->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* ".tmp-<pid>-<random>" / ".claim-<pid>-<random>": prune can tell a dead
+ * writer's leftovers by the pid. */
+static void inflight_name(char *buf, size_t cap, const char *what)
+{
+    uint8_t r[8];
+    unsigned long long x = 0;
+    int i;
+
+    if (RAND_bytes(r, sizeof(r)) != 1)
+        memset(r, 0, sizeof(r));
+    for (i = 0; i < 8; i++)
+        x = (x << 8) | r[i];
+    x ^= tlsri_now_ns();
+    snprintf(buf, cap, ".%s-%ld-%016llx", what, (long)getpid(), x);
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Write bytes as entry name in kfd: temporary file, then rename. */
+static int write_entry(int kfd, const char *name, const uint8_t *buf,
+                       size_t len, struct tlsr_error *err)
+{
+    char tmp[64];
+    int fd, e;
+
+    inflight_name(tmp, sizeof(tmp), "tmp");
+    /* 0600 whatever the umask: the umask can only take bits away. */
+    fd = openat(kfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                0600);
+    if (fd < 0)
+        return errno == ENOENT ? TLSR_ENOTFOUND
+                               : tlsri_error_set(err, TLSR_EIO,
+                                                 "cannot create entry: %s",
+                                                 strerror(errno));
+    if (write_all(fd, buf, len) != 0) {
+        e = errno;
+        close(fd);
+        unlinkat(kfd, tmp, 0);
+        return tlsri_error_set(err, TLSR_EIO, "cannot write entry: %s",
+                               strerror(e));
+    }
+    if (close(fd) != 0 || renameat(kfd, tmp, kfd, name) != 0) {
+        e = errno;
+        unlinkat(kfd, tmp, 0);
+        return tlsri_error_set(err, TLSR_EIO, "cannot write entry: %s",
+                               strerror(e));
+    }
+    return TLSR_OK;
+}
+
+/* Unlink an entry; 1 if this call removed it. */
+static int drop_entry(struct tlsr_store *st, int kfd, const char *dir,
+                      const char *name)
+{
+    char rel[TLSRI_REL_MAX];
+
+    snprintf(rel, sizeof(rel), "%s/%s", dir, name);
+    tlsri_cache_drop(st, rel);
+    return unlinkat(kfd, name, 0) == 0;
+}
+
+/* After a put: one TLS 1.2 session per key, max_tickets TLS 1.3 tickets
+ * (newest win).  Returns the number of entries removed. */
+static int trim_key(struct tlsr_store *st, int kfd, const char *dir,
+                    const char *mine)
+{
+    struct tlsri_name *v;
+    size_t n, i;
+    uint32_t t12 = 0, t13 = 0;
+    int removed = 0;
+
+    if (tlsri_list_dir(kfd, &v, &n) != TLSR_OK)
+        return 0;
+    for (i = 0; i < n; i++) {
+        int keep = v[i].kind == TLSRI_KIND_T13 ? ++t13 <= st->max_tickets
+                                               : ++t12 <= 1;
+
+        if (strcmp(v[i].name, mine) == 0 || keep)
+            continue;
+        removed += drop_entry(st, kfd, dir, v[i].name);
+    }
+    free(v);
+    return removed;
+}
+
+TLSR_EXPORT int tlsr_store_put(struct tlsr_store *st, const char *host,
+                               int port, const char *context,
+                               SSL_SESSION *sess, struct tlsr_error *err)
+{
+    struct tlsri_key key;
+    struct tlsri_name name;
+    unsigned int idlen = 0;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int64_t expires;
+    int kind, kfd = -1, rc, tries, removed;
+    long long count;
+
+    if (st == NULL || sess == NULL)
+        return tlsri_error_set(err, TLSR_EINVAL, "store or session is NULL");
+    if ((rc = tlsri_key_init(&key, host, port, context, err)) != TLSR_OK)
+        return rc;
+    /* Not SSL_SESSION_is_resumable(): a connection freed without
+     * close_notify flags its session so in memory, yet the encoded session
+     * resumes fine.  What resumes is a session id or a ticket. */
+    SSL_SESSION_get_id(sess, &idlen);
+    if (idlen == 0 && !SSL_SESSION_has_ticket(sess))
+        return tlsri_error_set(err, TLSR_ENOTRESUMABLE,
+                               "session has neither a session id nor a "
+                               "ticket (TLS 1.3: read data first)");
+    expires = tlsri_session_expires(sess, st->max_lifetime);
+    if (expires <= tlsri_now())
+        return tlsri_error_set(err, TLSR_ENOTRESUMABLE,
+                               "session has expired");
+    kind = SSL_SESSION_get_protocol_version(sess) == TLS1_3_VERSION
+               ? TLSRI_KIND_T13 : TLSRI_KIND_T12;
+    rc = tlsri_entry_encode(st, &key, sess, kind, expires, &buf, &len, err);
+    if (rc != TLSR_OK)
+        return rc;
+    tlsri_name_make(&name, tlsri_now_ns(), expires, kind, st->sealed);
+    /* prune may remove an empty key directory between our mkdir and
+     * our create: then create it again. */
+    rc = TLSR_ENOTFOUND;
+    for (tries = 0; tries < 10 && rc == TLSR_ENOTFOUND; tries++) {
+        if (kfd >= 0)
+            close(kfd);
+        kfd = open_key_dir(st, &key, 1);
+        if (kfd < 0 && errno == ENOENT)
+            continue;       /* removed again between mkdir and open */
+        if (kfd < 0) {
+            rc = tlsri_error_set(err, TLSR_EIO, "cannot create key "
+                                 "directory: %s", strerror(errno));
+            break;
+        }
+        rc = write_entry(kfd, name.name, buf, len, err);
+    }
+    OPENSSL_clear_free(buf, len);
+    if (rc == TLSR_ENOTFOUND)
+        rc = tlsri_error_set(err, TLSR_EIO, "key directory keeps vanishing");
+    if (rc != TLSR_OK) {
+        if (kfd >= 0)
+            close(kfd);
+        return rc;
+    }
+    removed = trim_key(st, kfd, key.dir, name.name);
+    close(kfd);
+    tlsri_dircache_drop(st, key.dir);
+    count = tlsri_counter_add(st, 1 - removed);
+    if (count > (long long)st->max_entries)
+        tlsri_maybe_evict(st, count);
+    tlsri_error_clear(err);
+    return TLSR_OK;
+}
+
+/* The decoded session of entry name (file fname in kfd: the name itself,
+ * or our claim after a take), through the cache. */
+static SSL_SESSION *load(struct tlsr_store *st, int kfd, const char *rel,
+                         const char *fname, int64_t *expires,
+                         uint8_t digest[32], struct tlsr_error *err)
+{
+    struct tlsri_entry_meta meta;
+    SSL_SESSION *sess;
+    struct stat sb;
+    uint8_t *buf;
+    size_t len;
+    int64_t mt;
+    int rc;
+
+    rc = tlsri_read_file(kfd, fname, &buf, &len, &sb, err);
+    if (rc != TLSR_OK)
+        return NULL;
+    mt = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+    sess = tlsri_cache_get(st, rel, sb.st_ino, sb.st_size, mt, expires,
+                           digest);
+    if (sess == NULL) {
+        rc = tlsri_entry_decode(st, buf, len, &meta, &sess, err);
+        if (rc == TLSR_OK) {
+            int64_t e = tlsri_session_expires(sess, st->max_lifetime);
+
+            *expires = e < meta.expires ? e : meta.expires;
+            tlsri_key_digest(meta.host, meta.port, meta.context, digest);
+            tlsri_cache_put(st, rel, sb.st_ino, sb.st_size, mt, sess,
+                            *expires, digest, meta.kind);
+        }
+    }
+    OPENSSL_clear_free(buf, len);
+    return sess;
+}
+
+/* Keep the most telling failure seen: sealing, then corruption, then I/O. */
+static void note(struct tlsr_error *best, const struct tlsr_error *e)
+{
+    static const int rank[] = { TLSR_ESEAL, TLSR_ECORRUPT, TLSR_EIO };
+    int i, a = 99, b = 99;
+
+    for (i = 0; i < 3; i++) {
+        if (rank[i] == e->code)
+            a = i;
+        if (rank[i] == best->code)
+            b = i;
+    }
+    if (a < b)
+        *best = *e;
+}
+
+static SSL_SESSION *fetch(struct tlsr_store *st, const char *host, int port,
+                          const char *context, int take,
+                          struct tlsr_error *err)
+{
+    struct tlsri_name cached[TLSRI_DIR_NAMES], *names = cached, *listed = NULL;
+    struct tlsr_error best = { 0, "" }, e;
+    struct tlsri_key key;
+    struct stat sb;
+    size_t n = 0, i;
+    int ncached = 0, from_cache, kfd = -1, dropped = 0;
+    int64_t now = tlsri_now();
+    SSL_SESSION *out = NULL;
+
+    if (st == NULL) {
+        tlsri_error_set(err, TLSR_EINVAL, "store is NULL");
+        return NULL;
+    }
+    if (tlsri_key_init(&key, host, port, context, err) != TLSR_OK)
+        return NULL;
+    if (fstatat(st->dirfd, key.dir, &sb, 0) != 0) {
+        tlsri_error_set(err, TLSR_ENOTFOUND, "no entry for %s:%d", key.host,
+                        port);
+        return NULL;
+    }
+    from_cache = tlsri_dircache_get(st, key.dir, &sb, cached, &ncached);
+    if (from_cache) {
+        /* The directory is unchanged: a cached session needs no syscall. */
+        n = (size_t)ncached;
+    } else {
+        kfd = openat(st->dirfd, key.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (kfd < 0 || tlsri_list_dir(kfd, &listed, &n) != TLSR_OK) {
+            if (kfd >= 0)
+                close(kfd);
+            tlsri_error_set(err, TLSR_ENOTFOUND, "no entry for %s:%d",
+                            key.host, port);
+            return NULL;
+        }
+        names = listed;
+        tlsri_dircache_put(st, key.dir, &sb, listed, n);
+    }
+    for (i = 0; i < n && out == NULL; i++) {
+        char rel[TLSRI_REL_MAX], claim[64];
+        uint8_t digest[32];
+        int64_t expires = 0;
+        SSL_SESSION *sess = NULL;
+
+        snprintf(rel, sizeof(rel), "%s/%s", key.dir, names[i].name);
+        if (from_cache)
+            sess = tlsri_cache_get(st, rel, 0, 0, 0, &expires, digest);
+        if (kfd < 0 && (sess == NULL || names[i].expires <= now || take)) {
+            kfd = openat(st->dirfd, key.dir,
+                         O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (kfd < 0) {
+                SSL_SESSION_free(sess);
+                break;
+            }
+        }
+        if (names[i].expires <= now) {
+            SSL_SESSION_free(sess);
+            dropped += drop_entry(st, kfd, key.dir, names[i].name);
+            continue;
+        }
+        if (sess == NULL) {
+            e.code = 0;
+            sess = load(st, kfd, rel, names[i].name, &expires, digest, &e);
+            if (sess == NULL) {
+                note(&best, &e);
+                continue;
+            }
+        }
+        /* The header, not the file's place, says whose session it is. */
+        if (CRYPTO_memcmp(digest, key.digest, 32) != 0) {
+            SSL_SESSION_free(sess);
+            continue;
+        }
+        if (expires <= now) {
+            SSL_SESSION_free(sess);
+            if (kfd >= 0)
+                dropped += drop_entry(st, kfd, key.dir, names[i].name);
+            continue;
+        }
+        if (take && SSL_SESSION_get_protocol_version(sess) == TLS1_3_VERSION) {
+            /* Single use: whoever renames the ticket away owns it. */
+            SSL_SESSION_free(sess);
+            inflight_name(claim, sizeof(claim), "claim");
+            if (renameat(kfd, names[i].name, kfd, claim) != 0)
+                continue;
+            dropped++;
+            e.code = 0;
+            sess = load(st, kfd, rel, claim, &expires, digest, &e);
+            unlinkat(kfd, claim, 0);
+            tlsri_cache_drop(st, rel);
+            if (sess == NULL || CRYPTO_memcmp(digest, key.digest, 32) != 0
+                || expires <= now) {
+                if (sess == NULL)
+                    note(&best, &e);
+                SSL_SESSION_free(sess);
+                continue;
+            }
+        }
+        out = sess;
+    }
+    if (kfd >= 0)
+        close(kfd);
+    free(listed);
+    if (dropped > 0) {
+        tlsri_dircache_drop(st, key.dir);
+        tlsri_counter_add(st, -dropped);
+    }
+    if (out != NULL) {
+        tlsri_error_clear(err);
+        return out;
+    }
+    if (best.code != 0)
+        tlsri_error_set(err, best.code, "no usable entry for %s:%d: %s",
+                        key.host, port, best.msg);
+    else
+        tlsri_error_set(err, TLSR_ENOTFOUND, "no usable entry for %s:%d",
+                        key.host, port);
+    return NULL;
+}
+
+TLSR_EXPORT SSL_SESSION *tlsr_store_get(struct tlsr_store *st,
+                                        const char *host, int port,
+                                        const char *context,
+                                        struct tlsr_error *err)
+{
+    return fetch(st, host, port, context, 0, err);
+}
+
+TLSR_EXPORT SSL_SESSION *tlsr_store_take(struct tlsr_store *st,
+                                         const char *host, int port,
+                                         const char *context,
+                                         struct tlsr_error *err)
+{
+    return fetch(st, host, port, context, 1, err);
+}
+
+TLSR_EXPORT int tlsr_store_remove(struct tlsr_store *st, const char *host,
+                                  int port, const char *context,
+                                  struct tlsr_error *err)
+{
+    struct tlsri_name *v;
+    struct tlsri_key key;
+    size_t n, i;
+    int kfd, rc, removed = 0;
+
+    if (st == NULL)
+        return tlsri_error_set(err, TLSR_EINVAL, "store is NULL");
+    if ((rc = tlsri_key_init(&key, host, port, context, err)) != TLSR_OK)
+        return rc;
+    kfd = open_key_dir(st, &key, 0);
+    if (kfd < 0) {
+        tlsri_error_clear(err);
+        return 0;
+    }
+    if (tlsri_list_dir(kfd, &v, &n) != TLSR_OK) {
+        close(kfd);
+        return tlsri_error_set(err, TLSR_EIO, "cannot list key directory");
+    }
+    for (i = 0; i < n; i++)
+        removed += drop_entry(st, kfd, key.dir, v[i].name);
+    free(v);
+    close(kfd);
+    tlsri_dircache_drop(st, key.dir);
+    if (removed > 0)
+        tlsri_counter_add(st, -removed);
+    tlsri_error_clear(err);
+    return removed;
+}

@@ -1,0 +1,165 @@
+/*
+ * The on-disk session store, private parts shared by store*.c.
+ *
+ * Layout: DIR/ab/<30 hex>/ is one key's directory (ab... = the first 16
+ * bytes of SHA-256 over host, port and context), so get/take read one small
+ * directory whatever the store's size.  An entry's name says when it was
+ * put, when it expires (a hint for prune) and its kind:
+ *     <put ns:16 hex>-<expires s:16 hex>-<random:16 hex>.t12.pem
+ * (t13: a TLS 1.3 ticket; .sealed instead of .pem when sealed).  Names
+ * starting with '.' are in-flight: .tmp-<pid>-... (being written, renamed
+ * into place when complete) and .claim-<pid>-... (a taken ticket).  The
+ * entry's own header (store_entry.c) carries the key, which is what a read
+ * checks; the directory and file names are only an index.
+ */
+#ifndef TLSR_STORE_H
+#define TLSR_STORE_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <openssl/ssl.h>
+
+#include "internal.h"
+#include "seal.h"
+
+enum {
+    TLSRI_KEY_DIR_LEN = 33,         /* "ab/" + 30 hex */
+    TLSRI_NAME_MAX = 72,
+    TLSRI_REL_MAX = TLSRI_KEY_DIR_LEN + 1 + TLSRI_NAME_MAX,
+    TLSRI_SESS_SLOTS = 1024,        /* decoded sessions kept per store */
+    TLSRI_DIR_SLOTS = 128,          /* key directory listings kept */
+    TLSRI_DIR_NAMES = 16,           /* names per cached listing */
+    TLSRI_ENTRY_MAX = 3 * TLSR_MAX_INPUT  /* largest entry file read */
+};
+
+enum { TLSRI_KIND_T12 = 12, TLSRI_KIND_T13 = 13 };
+
+/* Where one server's entries live, and what their headers must say. */
+struct tlsri_key {
+    char host[256];
+    int port;
+    char context[256];
+    uint8_t digest[32];             /* SHA-256 over the three */
+    char dir[TLSRI_KEY_DIR_LEN + 1];
+};
+
+/* What an entry's file name says. */
+struct tlsri_name {
+    uint64_t put_ns;
+    int64_t expires;
+    int kind;                       /* TLSRI_KIND_* */
+    int sealed;
+    char name[TLSRI_NAME_MAX];
+};
+
+struct tlsri_sess_slot {
+    char rel[TLSRI_REL_MAX];        /* "" when free */
+    ino_t ino;
+    off_t size;
+    int64_t mtime_ns;
+    SSL_SESSION *sess;
+    int64_t expires;
+    uint8_t key_digest[32];
+    int kind;
+};
+
+struct tlsri_dir_slot {
+    char dir[TLSRI_KEY_DIR_LEN + 1];  /* "" when free */
+    dev_t dev;
+    ino_t ino;
+    int64_t mtime_ns;
+    int n;
+    struct tlsri_name names[TLSRI_DIR_NAMES];
+};
+
+struct tlsr_store {
+    int dirfd;
+    uint32_t max_tickets;
+    uint32_t max_entries;
+    int64_t max_lifetime;
+    uint32_t flags;
+    int sealed;
+    uint8_t seal_key[TLSRI_SEAL_KEY_LEN];
+    uint8_t key_id[TLSRI_SEAL_KEYID_LEN];
+    pthread_mutex_t lock;           /* guards the two caches */
+    struct tlsri_sess_slot *sess_cache;
+    struct tlsri_dir_slot *dir_cache;
+};
+
+/* Metadata from an entry's header. */
+struct tlsri_entry_meta {
+    char host[256];
+    int port;
+    char context[256];
+    int kind;
+    int64_t time;
+    int64_t expires;
+    int sealed;
+};
+
+/* ---- keys and names (store_key.c) ---- */
+int tlsri_key_init(struct tlsri_key *key, const char *host, int port,
+                   const char *context, struct tlsr_error *err);
+void tlsri_key_digest(const char *host, int port, const char *context,
+                      uint8_t digest[32]);
+/* 1 if name is an entry's name (and fills out), 0 if not. */
+int tlsri_name_parse(const char *name, struct tlsri_name *out);
+void tlsri_name_make(struct tlsri_name *out, uint64_t put_ns,
+                     int64_t expires, int kind, int sealed);
+int64_t tlsri_now(void);
+uint64_t tlsri_now_ns(void);
+/* Entry names of one key directory, newest first; *out is malloc'ed. */
+int tlsri_list_dir(int kfd, struct tlsri_name **out, size_t *n);
+
+/* ---- entry files (store_entry.c) ---- */
+/* Read the file name in directory dfd (OPENSSL_malloc'ed, wipe it with
+ * OPENSSL_clear_free); TLSR_ENOTFOUND if it vanished. */
+int tlsri_read_file(int dfd, const char *name, uint8_t **buf, size_t *len,
+                    struct stat *sb, struct tlsr_error *err);
+/* Expiry: creation + min(timeout, ticket lifetime hint, max_lifetime). */
+int64_t tlsri_session_expires(const SSL_SESSION *sess, int64_t max_lifetime);
+int tlsri_entry_encode(struct tlsr_store *st, const struct tlsri_key *key,
+                       SSL_SESSION *sess, int kind, int64_t expires,
+                       uint8_t **out, size_t *out_len,
+                       struct tlsr_error *err);
+/* Decode a whole entry file; *sess owned by the caller. */
+int tlsri_entry_decode(struct tlsr_store *st, const uint8_t *buf, size_t len,
+                       struct tlsri_entry_meta *meta, SSL_SESSION **sess,
+                       struct tlsr_error *err);
+
+/* ---- caches (store_cache.c) ---- */
+/* A dup of the cached session for rel if its identity matches (ino 0:
+ * trust the name); NULL if none. */
+SSL_SESSION *tlsri_cache_get(struct tlsr_store *st, const char *rel,
+                             ino_t ino, off_t size, int64_t mtime_ns,
+                             int64_t *expires, uint8_t key_digest[32]);
+void tlsri_cache_put(struct tlsr_store *st, const char *rel, ino_t ino,
+                     off_t size, int64_t mtime_ns, SSL_SESSION *sess,
+                     int64_t expires, const uint8_t key_digest[32], int kind);
+void tlsri_cache_drop(struct tlsr_store *st, const char *rel);
+/* Cached listing of dir if the directory is unchanged: 1 hit, 0 miss. */
+int tlsri_dircache_get(struct tlsr_store *st, const char *dir,
+                       const struct stat *sb, struct tlsri_name *names,
+                       int *n);
+void tlsri_dircache_put(struct tlsr_store *st, const char *dir,
+                        const struct stat *sb, const struct tlsri_name *names,
+                        size_t n);
+void tlsri_dircache_drop(struct tlsr_store *st, const char *dir);
+void tlsri_cache_free(struct tlsr_store *st);
+
+/* ---- whole-store scans and the entry counter (store_scan.c) ---- */
+/* Calls fn for each key directory: kfd is open on it, rel is "ab/...". */
+typedef int (*tlsri_walk_fn)(void *ctx, int kfd, const char *rel);
+int tlsri_walk(struct tlsr_store *st, tlsri_walk_fn fn, void *ctx,
+               struct tlsr_error *err);
+/* Add delta to the shared entry counter; returns the new value or < 0. */
+long long tlsri_counter_add(struct tlsr_store *st, long long delta);
+/* Evict down to the bound if the counter says the store is over it. */
+void tlsri_maybe_evict(struct tlsr_store *st, long long count);
+/* 1 if an in-flight file (.tmp-/.claim-) was left by a dead writer. */
+int tlsri_stale_inflight(int kfd, const char *name, int64_t now);
+
+#endif
