@@ -1,0 +1,29 @@
+# Benchmarks: figures, never pass/fail.  Each area adds its own bench-*
+# target to BENCH_TARGETS; `make bench` runs them all (the list is read when
+# the recipe runs, so mk/*.mk files included after this one count too).
+BENCH_TARGETS += bench-session bench-s_time
+BENCH_OUT     := bench/out
+
+bench: lib
+	@$(MAKE) --no-print-directory $(BENCH_TARGETS)
+
+# Built -O2 against the static core, like an application would use it;
+# real sessions come from the C tests' in-memory TLS pairs.
+$(B)/bench/session_bench: bench/session_bench.c tests/c/tls_pair.c \
+        tests/c/tls_pair.h $(B)/libtlsresume.a
+	@mkdir -p $(@D)
+	$(CC) $(STD) $(WARN) -O2 -g -Icsrc -Itests/c -o $@ bench/session_bench.c \
+	    tests/c/tls_pair.c $(B)/libtlsresume.a $(SSL_LIBS) -ldl
+
+# BENCH_ARGS="-t 0.1 -r 3" for a quick look.
+bench-session: $(B)/bench/session_bench
+	@mkdir -p $(BENCH_OUT)
+	$(B)/bench/session_bench $(BENCH_ARGS) | tee $(BENCH_OUT)/session.txt
+
+# openssl s_time -new vs -reuse against a local s_server: the baseline for
+# the Python and Lua benches.  S_TIME_SECONDS sets each run's length.
+bench-s_time:
+	@mkdir -p $(BENCH_OUT)
+	bash bench/s_time.sh | tee $(BENCH_OUT)/s_time.txt
+
+.PHONY: bench-session bench-s_time
