@@ -1,0 +1,152 @@
+"""attach(): every client connection of a context resumes from a store and
+saves what it gets, with no change to the code that uses the context.
+
+Capture is in the C core (OpenSSL's new-session callback on the context's
+SSL_CTX: TLS 1.3 tickets arrive after the handshake, during reads).  This
+module only gives each connection its key before the handshake and offers
+the stored session, through the context's sslsocket_class / sslobject_class
+hooks (wrap_socket, http.client, urllib3, requests; wrap_bio, asyncio;
+httpx goes through the same two paths but is not tested here).
+"""
+import ssl
+import sys
+import warnings
+
+from . import _core
+from ._session import _check_context
+from ._store import SessionStore
+
+_ATTR = "_tlsresume_attached"
+
+
+class _Attached:
+    __slots__ = ("store", "store_context", "socket_base", "object_base")
+
+    def __init__(self, store, store_context, socket_base, object_base):
+        self.store = store
+        self.store_context = store_context
+        self.socket_base = socket_base
+        self.object_base = object_base
+
+
+def _prepare(conn, sslobj, host, port, offered):
+    """Key the connection for capture and offer the stored session."""
+    att = getattr(conn.context, _ATTR, None)
+    if att is None or conn.server_side or not host or port is None:
+        return
+    # Persistence is an optimization: a store that fails (unreadable,
+    # sealed under another key) must not fail the caller's connection.
+    try:
+        _core.attach_connection(sslobj, host, port, att.store_context)
+        if not offered:
+            sess = att.store.take(host, port, att.store_context,
+                                  ssl_context=conn.context)
+            if sess is not None:
+                sslobj.session = sess
+    except (ValueError, RuntimeError) as e:     # Error is a ValueError
+        warnings.warn("tlsresume: not resuming %s:%d: %s" % (host, port, e),
+                      RuntimeWarning, stacklevel=4)
+
+
+class _ResumingSocketMixin:
+    """SSLSocket: the key is server_hostname (or the peer address) and the
+    peer port, known once the socket is connected."""
+
+    def do_handshake(self, *args, **kw):
+        if not getattr(self, "_tlsr_ready", False) and self._sslobj:
+            self._tlsr_ready = True
+            try:
+                addr = self.getpeername()
+            except OSError:
+                addr = None
+            if addr:
+                _prepare(self, self._sslobj,
+                         self.server_hostname or addr[0], addr[1],
+                         self._session is not None)
+        return super().do_handshake(*args, **kw)
+
+
+def _asyncio_peer():
+    """(host, port) of the transport of the asyncio SSLProtocol driving this
+    handshake, found on the call stack; None elsewhere.  A memory-BIO
+    connection has no socket, and wrap_bio() gets no port."""
+    sslproto = sys.modules.get("asyncio.sslproto")
+    if sslproto is None:        # asyncio not in use
+        return None
+    f = sys._getframe(2)
+    for _ in range(12):
+        if f is None:
+            break
+        obj = f.f_locals.get("self")
+        if isinstance(obj, sslproto.SSLProtocol):
+            tr = getattr(obj, "_transport", None)
+            peer = tr.get_extra_info("peername") if tr is not None else None
+            return peer[:2] if peer else None
+        f = f.f_back
+    return None
+
+
+class _ResumingObjectMixin:
+    """SSLObject (wrap_bio): the port is set with set_peer() or found from
+    asyncio's transport; without one the connection is left alone."""
+
+    @classmethod
+    def _create(cls, *args, **kw):
+        obj = super()._create(*args, **kw)
+        session = kw.get("session", args[4] if len(args) > 4 else None)
+        obj._tlsr_offered = session is not None
+        return obj
+
+    def do_handshake(self):
+        if not getattr(self, "_tlsr_ready", False):
+            self._tlsr_ready = True
+            peer = getattr(self, "_tlsr_peer", None) or _asyncio_peer()
+            if peer is not None:
+                _prepare(self, self._sslobj,
+                         self.server_hostname or peer[0], peer[1],
+                         getattr(self, "_tlsr_offered", False))
+        return super().do_handshake()
+
+
+def set_peer(sslobject, port, host=None):
+    """For wrap_bio() outside asyncio: tell an attached SSLObject the port
+    (and host, default server_hostname) before its handshake."""
+    sslobject._tlsr_peer = (host, port)
+
+
+def attach(context, store, *, store_context=""):
+    """Make every client connection made with context resume from store and
+    save new sessions into it.  Returns context."""
+    _check_context(context)
+    if not isinstance(store, SessionStore):
+        raise TypeError("store must be a tlsresume.SessionStore")
+    if not isinstance(store_context, str):
+        raise TypeError("store_context must be a str")
+    old = getattr(context, _ATTR, None)
+    sock_base = old.socket_base if old else context.sslsocket_class
+    obj_base = old.object_base if old else context.sslobject_class
+    store._store.attach_context(context)
+    setattr(context, _ATTR,
+            _Attached(store, store_context, sock_base, obj_base))
+    context.sslsocket_class = type(
+        "Resuming" + sock_base.__name__, (_ResumingSocketMixin, sock_base), {})
+    context.sslobject_class = type(
+        "Resuming" + obj_base.__name__, (_ResumingObjectMixin, obj_base), {})
+    return context
+
+
+def detach(context):
+    """Undo attach(): connections made afterwards neither resume nor save."""
+    att = getattr(context, _ATTR, None)
+    if att is None:
+        return
+    _core.detach_context(context)
+    context.sslsocket_class = att.socket_base
+    context.sslobject_class = att.object_base
+    delattr(context, _ATTR)
+
+
+def client_context(store, *, store_context="", **kw):
+    """ssl.create_default_context(**kw), attached to store."""
+    return attach(ssl.create_default_context(**kw), store,
+                  store_context=store_context)

@@ -1,0 +1,1074 @@
+/*
+ * tlsresume._core: the thin CPython binding of the tlsresume C core.
+ *
+ * CPython has no API for an ssl.SSLSession's SSL_SESSION*, so this file
+ * reaches it by layout: PySSLSession is {PyObject_HEAD; SSL_SESSION *session;
+ * PySSLContext *ctx} and PySSLContext, PySSLSocket start with SSL_CTX *ctx and
+ * {PyObject *Socket; SSL *ssl} after the header, unchanged in CPython 3.8 to
+ * 3.14.  Offsets come from object's basic size (larger in free-threaded
+ * builds).  Every use is guarded: exact _ssl types first, then what OpenSSL
+ * reports (via the core) must equal what the Python object reports.
+ * Conveniences live in the Python modules; this file only converts.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+#include "tlsresume.h"
+
+/* The layouts below are those of CPython 3.8 .. 3.14: refuse others. */
+#if PY_VERSION_HEX < 0x03080000 || PY_VERSION_HEX >= 0x030F0000
+#error "tlsresume supports CPython 3.8 to 3.14 (ssl.SSLSession layout)"
+#endif
+
+/* OpenSSL types stay opaque here: the binding calls only the core. */
+typedef struct ssl_session_st SSL_SESSION;
+typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_st SSL;
+
+typedef struct {
+    PyObject *error;            /* tlsresume.Error */
+    PyTypeObject *session_type; /* _ssl.SSLSession */
+    PyTypeObject *context_type; /* _ssl._SSLContext */
+    PyTypeObject *socket_type;  /* _ssl._SSLSocket */
+    long server_protocol;       /* _ssl.PROTOCOL_TLS_SERVER */
+    PyObject *protocol_getter;  /* _ssl._SSLContext.protocol (an int) */
+} core_state;
+
+/*
+ * The session-id context CPython gives its client connections: <= 3.12 set
+ * "Python\0" (7 bytes) on every SSL_CTX; 3.13+ (gh-105293) only on
+ * server-side SSL objects.  OpenSSL refuses to resume a session whose
+ * sid_ctx differs from the connection's, so sessions get this one.
+ */
+#if PY_VERSION_HEX >= 0x030D0000
+static const uint8_t client_sid_ctx[1] = {0};
+static const size_t client_sid_ctx_len = 0;
+#else
+static const uint8_t client_sid_ctx[7] = "Python";
+static const size_t client_sid_ctx_len = 7;
+#endif
+
+static core_state *get_state(PyObject *module)
+{
+    return (core_state *)PyModule_GetState(module);
+}
+
+/* Byte offset of the first field after an object's header. */
+static Py_ssize_t header_size(void)
+{
+    return PyBaseObject_Type.tp_basicsize;
+}
+
+static void **field(PyObject *obj, int index)
+{
+    return (void **)((char *)obj + header_size() + index * sizeof(void *));
+}
+
+/* ---- errors -------------------------------------------------------------- */
+
+static PyObject *raise_code(core_state *st, int code, const char *msg)
+{
+    PyObject *exc, *v;
+
+    exc = PyObject_CallFunction(st->error, "s", msg);
+    if (exc == NULL)
+        return NULL;
+    v = PyLong_FromLong(code);
+    if (v == NULL || PyObject_SetAttrString(exc, "code", v) < 0)
+        goto fail;
+    Py_DECREF(v);
+    v = PyUnicode_FromString(tlsr_error_name(code));
+    if (v == NULL || PyObject_SetAttrString(exc, "code_name", v) < 0)
+        goto fail;
+    Py_DECREF(v);
+    PyErr_SetObject(st->error, exc);
+    Py_DECREF(exc);
+    return NULL;
+fail:
+    Py_XDECREF(v);
+    Py_DECREF(exc);
+    return NULL;
+}
+
+static PyObject *raise_err(core_state *st, const struct tlsr_error *err)
+{
+    return raise_code(st, err->code != 0 ? err->code : TLSR_ESSL,
+                      err->msg[0] != '\0' ? err->msg : "tlsresume error");
+}
+
+/* ---- session objects ----------------------------------------------------- */
+
+/* tp has at least nfields pointer fields after the header (exactly that
+ * many if exact: PySSLSession has no others). */
+static int check_layout(PyTypeObject *tp, int nfields, int exact)
+{
+    Py_ssize_t want = header_size() + nfields * (Py_ssize_t)sizeof(void *);
+
+    return exact ? tp->tp_basicsize == want : tp->tp_basicsize >= want;
+}
+
+/* What the session object itself reports must be what OpenSSL holds. */
+static int guard_session(core_state *st, PyObject *obj, SSL_SESSION *sess,
+                         struct tlsr_session_brief *info)
+{
+    struct tlsr_error err;
+    PyObject *id = NULL, *t = NULL, *to = NULL, *tick = NULL;
+    int ok = 0;
+
+    if (tlsr_session_get_brief(sess, info, &err) != 0) {
+        raise_err(st, &err);
+        return -1;
+    }
+    id = PyObject_GetAttrString(obj, "id");
+    t = PyObject_GetAttrString(obj, "time");
+    to = PyObject_GetAttrString(obj, "timeout");
+    tick = PyObject_GetAttrString(obj, "has_ticket");
+    if (id == NULL || t == NULL || to == NULL || tick == NULL)
+        goto done;
+    ok = PyBytes_Check(id)
+         && PyBytes_GET_SIZE(id) == (Py_ssize_t)info->session_id_len
+         && memcmp(PyBytes_AS_STRING(id), info->session_id,
+                   info->session_id_len) == 0
+         && PyLong_Check(t) && PyLong_AsLongLong(t) == info->time
+         && PyLong_Check(to) && PyLong_AsLongLong(to) == info->timeout
+         && PyObject_IsTrue(tick) == (info->has_ticket != 0);
+    if (PyErr_Occurred())
+        ok = 0;
+    else if (!ok)
+        PyErr_SetString(PyExc_RuntimeError,
+                        "ssl.SSLSession layout is not the expected one on "
+                        "this Python: refusing to touch it");
+done:
+    Py_XDECREF(id);
+    Py_XDECREF(t);
+    Py_XDECREF(to);
+    Py_XDECREF(tick);
+    return ok ? 0 : -1;
+}
+
+/* The SSL_SESSION* (borrowed) of an ssl.SSLSession, NULL with an exception. */
+static SSL_SESSION *session_ptr(core_state *st, PyObject *obj,
+                                struct tlsr_session_brief *info)
+{
+    struct tlsr_session_brief scratch;
+    SSL_SESSION *sess;
+
+    if (info == NULL)
+        info = &scratch;
+    if (Py_TYPE(obj) != st->session_type) {
+        PyErr_Format(PyExc_TypeError, "expected ssl.SSLSession, got %.100s",
+                     Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    if (!check_layout(st->session_type, 2, 1)) {
+        PyErr_SetString(PyExc_RuntimeError, "unexpected ssl.SSLSession size");
+        return NULL;
+    }
+    sess = *field(obj, 0);
+    if (sess == NULL) {
+        raise_code(st, TLSR_EINVAL, "ssl.SSLSession holds no session");
+        return NULL;
+    }
+    if (guard_session(st, obj, sess, info) < 0)
+        return NULL;
+    return sess;
+}
+
+static int check_context(core_state *st, PyObject *ctx);
+
+/* ctx.protocol as an int (the C getter: no enum), -1 with an exception. */
+static long context_protocol(core_state *st, PyObject *ctx)
+{
+    PyObject *v;
+    long p;
+
+    v = Py_TYPE(st->protocol_getter)->tp_descr_get(st->protocol_getter, ctx,
+                                                    (PyObject *)Py_TYPE(ctx));
+    if (v == NULL)
+        return -1;
+    p = PyLong_AsLong(v);
+    Py_DECREF(v);
+    return p;
+}
+
+/* A client-capable ssl.SSLContext (or subclass), else an exception. */
+static int check_client_context(core_state *st, PyObject *ctx)
+{
+    long p;
+
+    if (check_context(st, ctx) < 0)
+        return -1;
+    if ((p = context_protocol(st, ctx)) == -1 && PyErr_Occurred())
+        return -1;
+    if (p == st->server_protocol) {
+        raise_code(st, TLSR_EINVAL, "context is a server context "
+                   "(PROTOCOL_TLS_SERVER): sessions resume on clients");
+        return -1;
+    }
+    return 0;
+}
+
+static int check_context(core_state *st, PyObject *ctx)
+{
+    if (!PyObject_TypeCheck(ctx, st->context_type)) {
+        PyErr_Format(PyExc_TypeError, "expected ssl.SSLContext, got %.100s",
+                     Py_TYPE(ctx)->tp_name);
+        return -1;
+    }
+    if (!check_layout(st->context_type, 1, 0)) {
+        PyErr_SetString(PyExc_RuntimeError, "unexpected ssl.SSLContext size");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Wrap sess (ownership passes, also on failure) in a new ssl.SSLSession bound
+ * to ctx, after giving it ctx's session-id context.
+ */
+static PyObject *session_wrap(core_state *st, SSL_SESSION *sess,
+                              PyObject *ctx)
+{
+    struct tlsr_session_brief info;
+    struct tlsr_error err;
+    PyObject *obj;
+
+    if (tlsr_session_set1_id_context(sess, client_sid_ctx,
+                                     client_sid_ctx_len, &err) != 0) {
+        tlsr_session_free(sess);
+        return raise_err(st, &err);
+    }
+    if (!check_layout(st->session_type, 2, 1)) {
+        tlsr_session_free(sess);
+        PyErr_SetString(PyExc_RuntimeError, "unexpected ssl.SSLSession size");
+        return NULL;
+    }
+    /* No constructor exists: allocate and fill what CPython's would. */
+    obj = st->session_type->tp_alloc(st->session_type, 0);
+    if (obj == NULL) {
+        tlsr_session_free(sess);
+        return NULL;
+    }
+    Py_INCREF(ctx);
+    *field(obj, 0) = sess;
+    *field(obj, 1) = ctx;
+    if (guard_session(st, obj, sess, &info) < 0) {
+        *field(obj, 0) = NULL;
+        *field(obj, 1) = NULL;
+        tlsr_session_free(sess);
+        Py_DECREF(ctx);
+        Py_DECREF(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+/* Session strings come from the wire (ALPN, SNI): never fail on them. */
+static PyObject *text(const char *s)
+{
+    return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "replace");
+}
+
+static PyObject *info_dict(const struct tlsr_session_info *in)
+{
+    return Py_BuildValue(
+        "{s:i,s:N,s:k,s:N,s:N,s:y#,s:y#,s:L,s:L,s:L,s:L,s:O,s:O,s:k,s:k,"
+        "s:k,s:O,s:k,s:N,s:N,s:O,s:N,s:N,s:L,s:y#,s:L,s:O,s:k}",
+        "protocol_version", in->protocol_version,
+        "protocol_name", text(in->protocol_name),
+        "cipher_id", (unsigned long)in->cipher_id,
+        "cipher_name", text(in->cipher_name),
+        "cipher_rfc_name", text(in->cipher_rfc_name),
+        "session_id", in->session_id, (Py_ssize_t)in->session_id_len,
+        "sid_ctx", in->sid_ctx, (Py_ssize_t)in->sid_ctx_len,
+        "time", (long long)in->time,
+        "timeout", (long long)in->timeout,
+        "expires", (long long)in->expires,
+        "remaining", (long long)in->remaining,
+        "resumable", in->resumable ? Py_True : Py_False,
+        "has_ticket", in->has_ticket ? Py_True : Py_False,
+        "ticket_len", (unsigned long)in->ticket_len,
+        "ticket_lifetime_hint", (unsigned long)in->ticket_lifetime_hint,
+        "ticket_age_add", (unsigned long)in->ticket_age_add,
+        "has_ticket_age_add", in->has_ticket_age_add ? Py_True : Py_False,
+        "max_early_data", (unsigned long)in->max_early_data,
+        "alpn", text(in->alpn),
+        "sni", text(in->sni),
+        "has_peer", in->has_peer ? Py_True : Py_False,
+        "peer_subject", text(in->peer_subject),
+        "peer_issuer", text(in->peer_issuer),
+        "peer_not_after", (long long)in->peer_not_after,
+        "peer_sha256", in->peer_sha256,
+        (Py_ssize_t)(in->has_peer ? sizeof(in->peer_sha256) : 0),
+        "verify_result", (long long)in->verify_result,
+        "extended_master_secret",
+        in->extended_master_secret ? Py_True : Py_False,
+        "master_key_len", (unsigned long)in->master_key_len);
+}
+
+/* ---- module functions: sessions ------------------------------------------ */
+
+/* Refuse what cannot be resumed by a client later. */
+static int check_resumable(core_state *st, PyObject *obj,
+                           const struct tlsr_session_brief *info)
+{
+    PyObject *ctx = *field(obj, 1);
+    long p;
+
+    if (ctx != NULL && PyObject_TypeCheck(ctx, st->context_type)) {
+        if ((p = context_protocol(st, ctx)) == -1 && PyErr_Occurred())
+            return -1;
+        if (p == st->server_protocol) {
+            raise_code(st, TLSR_EINVAL, "session comes from a server-side "
+                       "connection: only client sessions can be resumed");
+            return -1;
+        }
+    }
+    if (info->protocol_version >= 0x0304 && !info->has_ticket) {
+        raise_code(st, TLSR_ENOTRESUMABLE,
+                   "TLS 1.3 session has no ticket yet: read from the "
+                   "connection first (tickets arrive after the handshake)");
+        return -1;
+    }
+    if (info->session_id_len == 0 && !info->has_ticket) {
+        raise_code(st, TLSR_ENOTRESUMABLE,
+                   "session has neither a session id nor a ticket");
+        return -1;
+    }
+    return 0;
+}
+
+/* Secret bytes on the stack are wiped; the compiler must not drop it. */
+static void wipe(void *p, size_t n)
+{
+    volatile unsigned char *v = p;
+
+    while (n--)
+        *v++ = 0;
+}
+
+/* One encode into a stack buffer in the common case (sessions are ~0.3-2
+ * KB), ask-size-then-fill only for big ones. */
+static PyObject *serialize(core_state *st, SSL_SESSION *sess, int format,
+                           int lean)
+{
+    unsigned int flags = lean ? TLSR_SERIALIZE_LEAN : 0;
+    struct tlsr_error err;
+    uint8_t stack[8192];
+    PyObject *out;
+    size_t len = sizeof(stack);
+    int rc;
+
+    rc = tlsr_session_serialize(sess, format, flags, stack, &len, &err);
+    if (rc == 0) {
+        out = PyBytes_FromStringAndSize((const char *)stack, (Py_ssize_t)len);
+        wipe(stack, len);
+        return out;
+    }
+    if (rc != TLSR_EBUFSIZE)
+        return raise_err(st, &err);
+    out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)len);
+    if (out == NULL)
+        return NULL;
+    if (tlsr_session_serialize(sess, format, flags,
+                               (uint8_t *)PyBytes_AS_STRING(out), &len,
+                               &err) != 0) {
+        Py_DECREF(out);
+        return raise_err(st, &err);
+    }
+    if ((Py_ssize_t)len != PyBytes_GET_SIZE(out)
+        && _PyBytes_Resize(&out, (Py_ssize_t)len) < 0)
+        return NULL;
+    return out;
+}
+
+static PyObject *core_dumps(PyObject *m, PyObject *args)
+{
+    core_state *st = get_state(m);
+    struct tlsr_session_brief info;
+    struct tlsr_error err;
+    PyObject *obj, *out;
+    SSL_SESSION *sess, *copy = NULL;
+    int format, lean;
+
+    if (!PyArg_ParseTuple(args, "Oip:dumps", &obj, &format, &lean))
+        return NULL;
+    if ((sess = session_ptr(st, obj, &info)) == NULL)
+        return NULL;
+    if (check_resumable(st, obj, &info) < 0)
+        return NULL;
+    /* Files carry the empty session-id context OpenSSL, Node and nginx
+     * clients use (CPython <= 3.12 stamps "Python\0"); loads() stamps the
+     * target's.  A copy is changed: the live session stays as it is. */
+    if (info.sid_ctx_len > 0) {
+        if ((copy = tlsr_session_dup(sess, &err)) == NULL)
+            return raise_err(st, &err);
+        if (tlsr_session_set1_id_context(copy, NULL, 0, &err) != 0) {
+            tlsr_session_free(copy);
+            return raise_err(st, &err);
+        }
+        sess = copy;
+    }
+    out = serialize(st, sess, format, lean);
+    tlsr_session_free(copy);
+    return out;
+}
+
+static PyObject *core_loads(PyObject *m, PyObject *args)
+{
+    core_state *st = get_state(m);
+    struct tlsr_error err;
+    Py_buffer data;
+    PyObject *ctx, *out = NULL;
+    SSL_SESSION *sess;
+
+    if (!PyArg_ParseTuple(args, "y*O:loads", &data, &ctx))
+        return NULL;
+    if (check_client_context(st, ctx) < 0)
+        goto done;
+    sess = tlsr_session_parse(data.buf, (size_t)data.len, &err);
+    if (sess == NULL) {
+        raise_err(st, &err);
+        goto done;
+    }
+    out = session_wrap(st, sess, ctx);
+done:
+    PyBuffer_Release(&data);
+    return out;
+}
+
+static PyObject *core_inspect(PyObject *m, PyObject *obj)
+{
+    core_state *st = get_state(m);
+    struct tlsr_session_info info;
+    struct tlsr_error err;
+    SSL_SESSION *sess, *owned = NULL;
+    int rc;
+
+    if (Py_TYPE(obj) == st->session_type) {
+        if ((sess = session_ptr(st, obj, NULL)) == NULL)
+            return NULL;
+    } else if (PyObject_CheckBuffer(obj) && !PyUnicode_Check(obj)) {
+        Py_buffer data;
+        if (PyObject_GetBuffer(obj, &data, PyBUF_SIMPLE) < 0)
+            return NULL;
+        owned = sess = tlsr_session_parse(data.buf, (size_t)data.len, &err);
+        PyBuffer_Release(&data);
+        if (sess == NULL)
+            return raise_err(st, &err);
+    } else {
+        return PyErr_Format(PyExc_TypeError,
+                            "expected ssl.SSLSession or bytes, got %.100s",
+                            Py_TYPE(obj)->tp_name);
+    }
+    rc = tlsr_session_inspect(sess, 0, &info, &err);
+    tlsr_session_free(owned);
+    if (rc != 0)
+        return raise_err(st, &err);
+    return info_dict(&info);
+}
+
+/* The ticket of a session given as ssl.SSLSession or bytes. */
+static PyObject *core_ticket(PyObject *m, PyObject *obj)
+{
+    core_state *st = get_state(m);
+    struct tlsr_error err;
+    SSL_SESSION *sess, *owned = NULL;
+    PyObject *out = NULL;
+    size_t len = 0;
+
+    if (Py_TYPE(obj) == st->session_type) {
+        if ((sess = session_ptr(st, obj, NULL)) == NULL)
+            return NULL;
+    } else {
+        Py_buffer data;
+        if (PyObject_GetBuffer(obj, &data, PyBUF_SIMPLE) < 0)
+            return NULL;
+        owned = sess = tlsr_session_parse(data.buf, (size_t)data.len, &err);
+        PyBuffer_Release(&data);
+        if (sess == NULL)
+            return raise_err(st, &err);
+    }
+    if (tlsr_session_get_ticket(sess, NULL, &len, &err) != 0) {
+        raise_err(st, &err);
+        goto done;
+    }
+    out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)len);
+    if (out == NULL)
+        goto done;
+    if (len > 0 && tlsr_session_get_ticket(
+                       sess, (uint8_t *)PyBytes_AS_STRING(out), &len,
+                       &err) != 0) {
+        Py_CLEAR(out);
+        raise_err(st, &err);
+    }
+done:
+    tlsr_session_free(owned);
+    return out;
+}
+
+static PyObject *core_error_name(PyObject *m, PyObject *arg)
+{
+    long code = PyLong_AsLong(arg);
+
+    if (code == -1 && PyErr_Occurred())
+        return NULL;
+    return PyUnicode_FromString(
+        tlsr_error_name(code < -1000 || code > 0 ? 1 : (int)code));
+}
+
+static PyObject *core_libssl_path(PyObject *m, PyObject *unused)
+{
+    struct tlsr_error err;
+    char buf[4096];
+    size_t len = sizeof(buf);
+
+    if (tlsr_libssl_path(buf, &len, &err) != 0)
+        return raise_err(get_state(m), &err);
+    return PyUnicode_DecodeFSDefault(buf);
+}
+
+static PyObject *core_versions(PyObject *m, PyObject *unused)
+{
+    return Py_BuildValue("(sk)", tlsr_version(), tlsr_openssl_version_num());
+}
+
+/* ---- live connections ---------------------------------------------------- */
+
+/* The SSL_CTX* of an ssl.SSLContext, checked against its options. */
+static SSL_CTX *context_ptr(core_state *st, PyObject *ctx)
+{
+    PyObject *opts;
+    unsigned long long want;
+    SSL_CTX *sctx;
+
+    if (check_context(st, ctx) < 0)
+        return NULL;
+    sctx = *field(ctx, 0);
+    opts = PyObject_GetAttrString(ctx, "options");
+    if (opts == NULL)
+        return NULL;
+    want = PyLong_AsUnsignedLongLongMask(opts);
+    Py_DECREF(opts);
+    if (PyErr_Occurred())
+        return NULL;
+    if (sctx == NULL || tlsr_ctx_get_options(sctx) != want) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "ssl.SSLContext layout is not the expected one on "
+                        "this Python: refusing to touch it");
+        return NULL;
+    }
+    return sctx;
+}
+
+/* ---- the store ----------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    struct tlsr_attach *att;
+    PyObject *module;
+} StoreObject;
+
+static int store_ok(StoreObject *self)
+{
+    if (self->att == NULL) {
+        PyErr_SetString(PyExc_ValueError, "store is closed");
+        return 0;
+    }
+    return 1;
+}
+
+static int store_init(StoreObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"path", "max_tickets", "max_entries",
+                             "max_lifetime", "seal_key", "lean", NULL};
+    core_state *st = get_state(self->module);
+    struct tlsr_store_options opts;
+    struct tlsr_error err;
+    struct tlsr_store *store;
+    PyObject *path = NULL;
+    Py_buffer key = {0};
+    unsigned int max_tickets = 0, max_entries = 0;
+    long long max_lifetime = 0;
+    int lean = 0;
+
+    if (self->att != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "store already open");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|IILz*p:Store", kwlist,
+                                     PyUnicode_FSConverter, &path,
+                                     &max_tickets, &max_entries,
+                                     &max_lifetime, &key, &lean))
+        return -1;
+    tlsr_store_options_init(&opts);
+    if (max_tickets)
+        opts.max_tickets = max_tickets;
+    if (max_entries)
+        opts.max_entries = max_entries;
+    if (max_lifetime)
+        opts.max_lifetime = max_lifetime;
+    if (key.buf != NULL) {
+        opts.seal_key = key.buf;
+        opts.seal_key_len = (size_t)key.len;
+    }
+    if (lean)
+        opts.flags |= TLSR_STORE_LEAN;
+    Py_BEGIN_ALLOW_THREADS
+    store = tlsr_store_open(PyBytes_AS_STRING(path), &opts, &err);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(path);
+    if (key.buf != NULL)
+        PyBuffer_Release(&key);
+    if (store == NULL) {
+        raise_err(st, &err);
+        return -1;
+    }
+    self->att = tlsr_attach_new(store, &err);
+    if (self->att == NULL) {
+        tlsr_store_free(store);
+        raise_err(st, &err);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *store_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
+{
+    StoreObject *self = (StoreObject *)tp->tp_alloc(tp, 0);
+    PyObject *mod;
+
+    if (self == NULL)
+        return NULL;
+    /* The module is reachable from the type (PyType_GetModule, 3.9+) but
+     * 3.8 lacks it: keep our own reference. */
+    mod = PyImport_ImportModule("tlsresume._core");
+    if (mod == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    self->module = mod;
+    return (PyObject *)self;
+}
+
+static void store_dealloc(StoreObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+
+    tlsr_attach_free(self->att);
+    Py_XDECREF(self->module);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static PyObject *store_close(StoreObject *self, PyObject *unused)
+{
+    struct tlsr_attach *att = self->att;
+
+    self->att = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    tlsr_attach_free(att);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+static PyObject *store_put(StoreObject *self, PyObject *args)
+{
+    core_state *st = get_state(self->module);
+    struct tlsr_error err;
+    const char *host, *context;
+    PyObject *obj;
+    SSL_SESSION *sess;
+    struct tlsr_store *store;
+    int port, rc;
+
+    if (!PyArg_ParseTuple(args, "siOs:put", &host, &port, &obj, &context))
+        return NULL;
+    if (!store_ok(self) || (sess = session_ptr(st, obj, NULL)) == NULL)
+        return NULL;
+    /* The object keeps the session alive while the GIL is released. */
+    Py_INCREF(obj);
+    Py_BEGIN_ALLOW_THREADS
+    store = tlsr_attach_lock(self->att);
+    rc = tlsr_store_put(store, host, port, context, sess, &err);
+    tlsr_attach_unlock(self->att);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(obj);
+    if (rc < 0)
+        return raise_err(st, &err);
+    Py_RETURN_NONE;
+}
+
+/* get(host, port, context, ctx, take): SSLSession or None. */
+static PyObject *store_get(StoreObject *self, PyObject *args)
+{
+    core_state *st = get_state(self->module);
+    struct tlsr_error err;
+    const char *host, *context;
+    PyObject *ctx;
+    SSL_SESSION *sess;
+    struct tlsr_store *store;
+    int port, take;
+
+    if (!PyArg_ParseTuple(args, "sisOp:get", &host, &port, &context, &ctx,
+                          &take))
+        return NULL;
+    if (!store_ok(self) || check_client_context(st, ctx) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    store = tlsr_attach_lock(self->att);
+    sess = take ? tlsr_store_take(store, host, port, context, &err)
+                : tlsr_store_get(store, host, port, context, &err);
+    tlsr_attach_unlock(self->att);
+    Py_END_ALLOW_THREADS
+    if (sess == NULL) {
+        if (err.code == TLSR_ENOTFOUND)
+            Py_RETURN_NONE;
+        return raise_err(st, &err);
+    }
+    return session_wrap(st, sess, ctx);
+}
+
+static PyObject *store_remove(StoreObject *self, PyObject *args)
+{
+    core_state *st = get_state(self->module);
+    struct tlsr_error err;
+    const char *host, *context;
+    struct tlsr_store *store;
+    int port, rc;
+
+    if (!PyArg_ParseTuple(args, "sis:remove", &host, &port, &context))
+        return NULL;
+    if (!store_ok(self))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    store = tlsr_attach_lock(self->att);
+    rc = tlsr_store_remove(store, host, port, context, &err);
+    tlsr_attach_unlock(self->att);
+    Py_END_ALLOW_THREADS
+    if (rc < 0)
+        return raise_err(st, &err);
+    return PyLong_FromLong(rc);
+}
+
+static PyObject *store_prune(StoreObject *self, PyObject *unused)
+{
+    core_state *st = get_state(self->module);
+    struct tlsr_error err;
+    struct tlsr_store *store;
+    int rc;
+
+    if (!store_ok(self))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    store = tlsr_attach_lock(self->att);
+    rc = tlsr_store_prune(store, &err);
+    tlsr_attach_unlock(self->att);
+    Py_END_ALLOW_THREADS
+    if (rc < 0)
+        return raise_err(st, &err);
+    return PyLong_FromLong(rc);
+}
+
+static PyObject *store_count(StoreObject *self, PyObject *unused)
+{
+    core_state *st = get_state(self->module);
+    struct tlsr_error err;
+    struct tlsr_store *store;
+    int rc;
+
+    if (!store_ok(self))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    store = tlsr_attach_lock(self->att);
+    rc = tlsr_store_count(store, &err);
+    tlsr_attach_unlock(self->att);
+    Py_END_ALLOW_THREADS
+    if (rc < 0)
+        return raise_err(st, &err);
+    return PyLong_FromLong(rc);
+}
+
+/* All entries as a list of (host, port, context, sealed, info dict). */
+static PyObject *store_entries(StoreObject *self, PyObject *unused)
+{
+    core_state *st = get_state(self->module);
+    struct tlsr_error err;
+    struct tlsr_store_entry entry;
+    struct tlsr_store_iter *it;
+    struct tlsr_store *store;
+    PyObject *list, *item, *info;
+    int rc = 0;
+
+    if (!store_ok(self))
+        return NULL;
+    if ((list = PyList_New(0)) == NULL)
+        return NULL;
+    /* The lock is held for the whole walk; Python objects are built with
+     * the GIL, which the callback never needs, so no deadlock. */
+    Py_BEGIN_ALLOW_THREADS
+    store = tlsr_attach_lock(self->att);
+    Py_END_ALLOW_THREADS
+    it = tlsr_store_iter_new(store, &err);
+    if (it == NULL) {
+        tlsr_attach_unlock(self->att);
+        Py_DECREF(list);
+        return raise_err(st, &err);
+    }
+    while ((rc = tlsr_store_iter_next(it, &entry, &err)) == 1) {
+        info = info_dict(&entry.info);
+        item = info == NULL ? NULL
+                            : Py_BuildValue("(NiNON)", text(entry.host),
+                                            entry.port, text(entry.context),
+                                            entry.sealed ? Py_True : Py_False,
+                                            info);
+        if (item == NULL || PyList_Append(list, item) < 0) {
+            Py_XDECREF(item);
+            rc = -1000;
+            break;
+        }
+        Py_DECREF(item);
+    }
+    tlsr_store_iter_free(it);
+    tlsr_attach_unlock(self->att);
+    if (rc == -1000) {
+        Py_DECREF(list);
+        return NULL;
+    }
+    if (rc < 0) {
+        Py_DECREF(list);
+        return raise_err(st, &err);
+    }
+    return list;
+}
+
+/* attach_context(ctx): save ctx's new client sessions here. */
+static PyObject *store_attach_context(StoreObject *self, PyObject *ctx)
+{
+    core_state *st = get_state(self->module);
+    struct tlsr_error err;
+    SSL_CTX *sctx;
+
+    if (!store_ok(self) || check_client_context(st, ctx) < 0
+        || (sctx = context_ptr(st, ctx)) == NULL)
+        return NULL;
+    if (tlsr_attach_ctx(self->att, sctx, &err) != 0)
+        return raise_err(st, &err);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef store_methods[] = {
+    {"close", (PyCFunction)store_close, METH_NOARGS, NULL},
+    {"put", (PyCFunction)store_put, METH_VARARGS, NULL},
+    {"get", (PyCFunction)store_get, METH_VARARGS, NULL},
+    {"remove", (PyCFunction)store_remove, METH_VARARGS, NULL},
+    {"prune", (PyCFunction)store_prune, METH_NOARGS, NULL},
+    {"count", (PyCFunction)store_count, METH_NOARGS, NULL},
+    {"entries", (PyCFunction)store_entries, METH_NOARGS, NULL},
+    {"attach_context", (PyCFunction)store_attach_context, METH_O, NULL},
+    {NULL, NULL, 0, NULL}
+};
+
+static PyType_Slot store_slots[] = {
+    {Py_tp_new, store_new},
+    {Py_tp_init, store_init},
+    {Py_tp_dealloc, store_dealloc},
+    {Py_tp_methods, store_methods},
+    {Py_tp_doc, "Store(path, max_tickets=0, max_entries=0, max_lifetime=0, "
+                "seal_key=None, lean=False): the C store (see SessionStore)."},
+    {0, NULL}
+};
+
+static PyType_Spec store_spec = {
+    "tlsresume._core.Store", sizeof(StoreObject), 0,
+    Py_TPFLAGS_DEFAULT, store_slots
+};
+
+/* ---- connections --------------------------------------------------------- */
+
+/* detach_context(ctx) */
+static PyObject *core_detach_context(PyObject *m, PyObject *ctx)
+{
+    core_state *st = get_state(m);
+    struct tlsr_error err;
+    SSL_CTX *sctx;
+
+    if ((sctx = context_ptr(st, ctx)) == NULL)
+        return NULL;
+    if (tlsr_attach_ctx(NULL, sctx, &err) != 0)
+        return raise_err(st, &err);
+    Py_RETURN_NONE;
+}
+
+/* attach_connection(sslobj, host, port, context): key for the callback. */
+static PyObject *core_attach_connection(PyObject *m, PyObject *args)
+{
+    core_state *st = get_state(m);
+    struct tlsr_error err;
+    const char *host, *context;
+    PyObject *obj;
+    SSL *ssl;
+    int port;
+
+    if (!PyArg_ParseTuple(args, "Osis:attach_connection", &obj, &host, &port,
+                          &context))
+        return NULL;
+    if (Py_TYPE(obj) != st->socket_type) {
+        return PyErr_Format(PyExc_TypeError,
+                            "expected _ssl._SSLSocket, got %.100s",
+                            Py_TYPE(obj)->tp_name);
+    }
+    if (!check_layout(st->socket_type, 2, 0)) {
+        PyErr_SetString(PyExc_RuntimeError, "unexpected _SSLSocket size");
+        return NULL;
+    }
+    /* {PyObject *Socket; SSL *ssl; ...}: the core checks the SSL's app data
+     * is this object (CPython sets it so) before using it. */
+    ssl = *field(obj, 1);
+    if (ssl == NULL)
+        return raise_code(st, TLSR_EINVAL, "connection has no SSL");
+    if (tlsr_attach_ssl(ssl, obj, host, port, context, &err) != 0)
+        return raise_err(st, &err);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef core_methods[] = {
+    {"dumps", core_dumps, METH_VARARGS, NULL},
+    {"loads", core_loads, METH_VARARGS, NULL},
+    {"inspect", core_inspect, METH_O, NULL},
+    {"ticket", core_ticket, METH_O, NULL},
+    {"error_name", core_error_name, METH_O, NULL},
+    {"libssl_path", core_libssl_path, METH_NOARGS, NULL},
+    {"versions", core_versions, METH_NOARGS, NULL},
+    {"detach_context", core_detach_context, METH_O, NULL},
+    {"attach_connection", core_attach_connection, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL}
+};
+
+/* ---- module -------------------------------------------------------------- */
+
+static PyTypeObject *ssl_type(PyObject *ssl_mod, const char *name)
+{
+    PyObject *t = PyObject_GetAttrString(ssl_mod, name);
+
+    if (t != NULL && !PyType_Check(t)) {
+        PyErr_Format(PyExc_ImportError, "_ssl.%s is not a type", name);
+        Py_CLEAR(t);
+    }
+    return (PyTypeObject *)t;
+}
+
+static int core_exec(PyObject *m)
+{
+    core_state *st = get_state(m);
+    PyObject *ssl_mod, *store_type, *dict;
+
+    ssl_mod = PyImport_ImportModule("_ssl");
+    if (ssl_mod == NULL)
+        return -1;
+    st->session_type = ssl_type(ssl_mod, "SSLSession");
+    st->context_type = ssl_type(ssl_mod, "_SSLContext");
+    st->socket_type = ssl_type(ssl_mod, "_SSLSocket");
+    if (st->context_type != NULL) {
+        st->protocol_getter = PyObject_GetAttrString(
+            (PyObject *)st->context_type, "protocol");
+        if (st->protocol_getter != NULL
+            && Py_TYPE(st->protocol_getter)->tp_descr_get == NULL) {
+            PyErr_SetString(PyExc_ImportError,
+                            "_ssl._SSLContext.protocol is not a getter");
+            Py_CLEAR(st->protocol_getter);
+        }
+        if (st->protocol_getter == NULL) {
+            Py_DECREF(ssl_mod);
+            return -1;
+        }
+    }
+    {
+        PyObject *p = PyObject_GetAttrString(ssl_mod, "PROTOCOL_TLS_SERVER");
+        st->server_protocol = p != NULL ? PyLong_AsLong(p) : -1;
+        Py_XDECREF(p);
+        if (PyErr_Occurred()) {
+            Py_DECREF(ssl_mod);
+            return -1;
+        }
+    }
+    Py_DECREF(ssl_mod);
+    if (!st->session_type || !st->context_type || !st->socket_type)
+        return -1;
+
+    dict = Py_BuildValue("{s:i,s:s}", "code", TLSR_EINVAL, "code_name",
+                         "TLSR_EINVAL");
+    if (dict == NULL)
+        return -1;
+    st->error = PyErr_NewExceptionWithDoc(
+        "tlsresume.Error",
+        "A tlsresume failure: .code is a negative TLSR_E* code, .code_name "
+        "its name.", PyExc_ValueError, dict);
+    Py_DECREF(dict);
+    if (st->error == NULL)
+        return -1;
+    Py_INCREF(st->error);
+    if (PyModule_AddObject(m, "Error", st->error) < 0) {
+        Py_DECREF(st->error);
+        return -1;
+    }
+    store_type = PyType_FromSpec(&store_spec);
+    if (store_type == NULL)
+        return -1;
+    if (PyModule_AddObject(m, "Store", store_type) < 0) {
+        Py_DECREF(store_type);
+        return -1;
+    }
+#define ADD_INT(name) \
+    if (PyModule_AddIntConstant(m, #name, name) < 0) return -1
+    ADD_INT(TLSR_FORMAT_DER);
+    ADD_INT(TLSR_FORMAT_PEM);
+    ADD_INT(TLSR_MAX_INPUT);
+    ADD_INT(TLSR_EINVAL);
+    ADD_INT(TLSR_ENOTRESUMABLE);
+    ADD_INT(TLSR_ENOTFOUND);
+#undef ADD_INT
+    return 0;
+}
+
+static int core_traverse(PyObject *m, visitproc visit, void *arg)
+{
+    core_state *st = get_state(m);
+
+    Py_VISIT(st->error);
+    Py_VISIT(st->session_type);
+    Py_VISIT(st->context_type);
+    Py_VISIT(st->socket_type);
+    Py_VISIT(st->protocol_getter);
+    return 0;
+}
+
+static int core_clear(PyObject *m)
+{
+    core_state *st = get_state(m);
+
+    Py_CLEAR(st->error);
+    Py_CLEAR(st->session_type);
+    Py_CLEAR(st->context_type);
+    Py_CLEAR(st->socket_type);
+    Py_CLEAR(st->protocol_getter);
+    return 0;
+}
+
+static PyModuleDef_Slot core_slots[] = {
+    {Py_mod_exec, core_exec},
+    {0, NULL}
+};
+
+static struct PyModuleDef core_module = {
+    PyModuleDef_HEAD_INIT, "tlsresume._core",
+    "Thin binding of the tlsresume C core (use the tlsresume package).",
+    sizeof(core_state), core_methods, core_slots, core_traverse, core_clear,
+    NULL
+};
+
+PyMODINIT_FUNC PyInit__core(void)
+{
+    return PyModuleDef_Init(&core_module);
+}

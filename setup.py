@@ -1,0 +1,46 @@
+"""Builds the tlsresume Python package: the C core (csrc/*.c) and the thin
+binding (python/tlsresume/_core.c) in one extension, linked with the system
+libssl / libcrypto (the ones CPython's _ssl uses; checked at import)."""
+import glob
+import os
+import subprocess
+
+from setuptools import Extension, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+os.chdir(HERE)
+
+
+def pkg_config(*args):
+    try:
+        out = subprocess.run(["pkg-config"] + list(args) + ["openssl"],
+                             capture_output=True, text=True, check=True)
+        return out.stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        return []
+
+
+core = Extension(
+    "tlsresume._core",
+    sources=sorted(glob.glob("csrc/*.c")) + ["python/tlsresume/_core.c"],
+    depends=glob.glob("csrc/*.h"),
+    include_dirs=["csrc"],
+    libraries=["ssl", "crypto", "dl"],
+    extra_compile_args=["-std=c11", "-D_POSIX_C_SOURCE=200809L",
+                        "-D_DEFAULT_SOURCE", "-Wall", "-Wextra",
+                        "-Wno-unused-parameter", "-Wno-missing-field-initializers",
+                        "-Wno-cast-function-type"] + pkg_config("--cflags"),
+    extra_link_args=pkg_config("--libs-only-L"),
+)
+
+setup(
+    name="tlsresume",
+    version="0.1.0",
+    description="Save, restore and inspect TLS sessions (ssl.SSLSession)",
+    package_dir={"": "python"},
+    packages=["tlsresume"],
+    package_data={"tlsresume": ["py.typed", "*.pyi"]},
+    ext_modules=[core],
+    entry_points={"console_scripts": ["tlsresume = tlsresume.__main__:main"]},
+    python_requires=">=3.8",
+)
