@@ -1,0 +1,188 @@
+--- The core's on-disk session store (tlsr_store_*) over LuaJIT's FFI.
+-- Same methods as the Lua 5.4 module's store: put(host, port, sess
+-- [, context]), get/take/remove(host, port [, context]), prune(), count(),
+-- entries(), close().  Calls do blocking file I/O: in nginx keep them off
+-- hot paths or in a timer.  Workers must own the directory (0700).
+local ffi = require "ffi"
+local bit = require "bit"
+
+local ffi_new, ffi_gc, ffi_string = ffi.new, ffi.gc, ffi.string
+local type, tonumber, error, floor = type, tonumber, error, math.floor
+
+local Store = {}
+Store.__index = Store
+
+local _M = {}
+
+local function u32(opts, k, dflt)
+    local v = opts[k]
+    if v == nil then
+        return dflt
+    end
+    if type(v) ~= "number" or v < 0 or v > 4294967295 then
+        error("option " .. k .. ": number 0..2^32-1 expected", 3)
+    end
+    return v
+end
+
+function _M.open(T, path, opts)
+    local C = T.C
+    if type(path) ~= "string" then
+        error("bad argument #1 to 'store' (string expected)", 3)
+    end
+    if opts ~= nil and type(opts) ~= "table" then
+        error("bad argument #2 to 'store' (table expected)", 3)
+    end
+    local o = ffi_new("struct tlsr_store_options")
+    C.tlsr_store_options_init(o)
+    local key -- kept alive until open returns
+    if opts then
+        o.max_tickets = u32(opts, "max_tickets", o.max_tickets)
+        o.max_entries = u32(opts, "max_entries", o.max_entries)
+        o.max_lifetime = u32(opts, "max_lifetime", o.max_lifetime)
+        if opts.lean then
+            o.flags = bit.bor(o.flags, C.TLSR_STORE_LEAN)
+        end
+        if opts.seal_key ~= nil then
+            if type(opts.seal_key) ~= "string" then
+                error("option seal_key: string expected", 3)
+            end
+            key = opts.seal_key
+            o.seal_key = key
+            o.seal_key_len = #key
+        end
+    end
+    local err = ffi_new("struct tlsr_error")
+    local p = C.tlsr_store_open(path, o, err)
+    if p == nil then
+        return T._fail(err)
+    end
+    return setmetatable({ T = T, p = ffi_gc(p, C.tlsr_store_free) }, Store)
+end
+
+local function check_open(self)
+    if getmetatable(self) ~= Store then
+        error("store method called without a store (use st:method())", 3)
+    end
+    if self.p == nil then
+        error("store is closed", 3)
+    end
+    return self.p
+end
+
+local function check_key(host, port, context)
+    if type(host) ~= "string" then
+        error("bad argument #1 (host string expected)", 3)
+    end
+    if type(port) ~= "number" or port < 0 or port > 65535
+        or port ~= floor(port) then
+        error("bad argument #2 (port must be an integer 0..65535)", 3)
+    end
+    if context ~= nil and type(context) ~= "string" then
+        error("bad argument (context string expected)", 3)
+    end
+end
+
+function Store:put(host, port, sess, context)
+    local p = check_open(self)
+    check_key(host, port, context)
+    local s = self.T._check_session(sess, 3, "put")
+    local err = ffi_new("struct tlsr_error")
+    if self.T.C.tlsr_store_put(p, host, port, context, s, err) ~= 0 then
+        return self.T._fail(err)
+    end
+    return true
+end
+
+local function lookup(self, take, host, port, context)
+    local p = check_open(self)
+    check_key(host, port, context)
+    local C = self.T.C
+    local err = ffi_new("struct tlsr_error")
+    local s = take and C.tlsr_store_take(p, host, port, context, err)
+        or C.tlsr_store_get(p, host, port, context, err)
+    if s == nil then
+        return self.T._fail(err)
+    end
+    return ffi_gc(s, C.tlsr_session_free)
+end
+
+function Store:get(host, port, context)
+    return lookup(self, false, host, port, context)
+end
+
+function Store:take(host, port, context)
+    return lookup(self, true, host, port, context)
+end
+
+function Store:remove(host, port, context)
+    local p = check_open(self)
+    check_key(host, port, context)
+    local err = ffi_new("struct tlsr_error")
+    local n = self.T.C.tlsr_store_remove(p, host, port, context, err)
+    if n < 0 then
+        return self.T._fail(err)
+    end
+    return tonumber(n)
+end
+
+function Store:prune()
+    local p = check_open(self)
+    local err = ffi_new("struct tlsr_error")
+    local n = self.T.C.tlsr_store_prune(p, err)
+    if n < 0 then
+        return self.T._fail(err)
+    end
+    return tonumber(n)
+end
+
+function Store:count()
+    local p = check_open(self)
+    local err = ffi_new("struct tlsr_error")
+    local n = self.T.C.tlsr_store_count(p, err)
+    if n < 0 then
+        return self.T._fail(err)
+    end
+    return tonumber(n)
+end
+
+--- entries() -> array of {host, port, context, sealed, info}
+function Store:entries()
+    local p = check_open(self)
+    local C = self.T.C
+    local err = ffi_new("struct tlsr_error")
+    local it = C.tlsr_store_iter_new(p, err)
+    if it == nil then
+        return self.T._fail(err)
+    end
+    it = ffi_gc(it, C.tlsr_store_iter_free)
+    local e = ffi_new("struct tlsr_store_entry")
+    local out = {}
+    while true do
+        local r = C.tlsr_store_iter_next(it, e, err)
+        if r < 0 then
+            return self.T._fail(err)
+        elseif r == 0 then
+            break
+        end
+        out[#out + 1] = {
+            host = ffi_string(e.host),
+            port = tonumber(e.port),
+            context = ffi_string(e.context),
+            sealed = e.sealed ~= 0,
+            info = self.T._info_table(e.info),
+        }
+    end
+    C.tlsr_store_iter_free(ffi_gc(it, nil))
+    return out
+end
+
+function Store:close()
+    if self.p ~= nil then
+        local p = self.p
+        self.p = nil
+        self.T.C.tlsr_store_free(ffi_gc(p, nil))
+    end
+end
+
+return _M

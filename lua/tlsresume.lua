@@ -1,0 +1,81 @@
+--- tlsresume: save, restore and inspect TLS sessions from Lua (5.4, 5.1/LuaJIT).
+--
+-- A thin C module (tlsresume_core) over the tlsresume core; this file adds
+-- the conveniences.  Runtime failures return nil, message, code (code is a
+-- negative TLSR_E* number, see tlsresume.codes / tlsresume.error_name);
+-- misuse (wrong argument types) raises.
+--
+--   local tlsresume = require "tlsresume"
+--   local der = tlsresume.serialize(sess)            -- "der" (default) or "pem"
+--   local sess, err, code = tlsresume.deserialize(der)
+--   local info = tlsresume.inspect(sess_or_bytes)    -- table of the core's fields
+--
+-- LuaSec 1.2 client connections (LuaSec has no session API):
+--   local conn = ssl.wrap(tcp, params)
+--   tlsresume.set_session(conn, sess_or_bytes)       -- before dohandshake
+--   conn:dohandshake()
+--   tlsresume.session_reused(conn)                   -- true / false
+--   local sess = tlsresume.get_session(conn)         -- TLS 1.3: after a receive
+--
+-- The on-disk store (the core's tlsr_store_*):
+--   local st = tlsresume.store(dir, {max_tickets=8, seal_key=key32})
+--   st:put(host, port, sess [, context]); st:take(host, port [, context])
+local core = require "tlsresume_core"
+
+local M = {
+    version = core.version,
+    openssl_version_num = core.openssl_version_num,
+    codes = core.codes,             -- { OK = 0, EINVAL = -1, ... }
+    error_name = core.error_name,   -- -14 -> "TLSR_EMAC"
+    serialize = core.serialize,     -- (sess [, "der"|"pem" [, lean]])
+    deserialize = core.deserialize, -- (bytes) -> session
+    inspect = core.inspect,         -- (sess_or_bytes [, now]) -> table
+    set_id_context = core.set_id_context,
+    ticket = core.ticket,           -- (sess) -> the server's ticket bytes
+    -- Server side: (ticket, key_bytes_or_array, "openssl80"|"nginx48"|
+    -- "node48") -> the session inside the ticket.
+    ticket_decrypt = core.ticket_decrypt,
+    ticket_parse = core.ticket_parse, -- (ticket) -> {key_name, iv, ...}
+    get_session = core.luasec_get_session,
+    session_reused = core.luasec_session_reused,
+    store = core.store_open,        -- (path [, opts]) -> store
+}
+
+--- Offer a session (userdata, or its PEM/DER bytes) on a LuaSec client
+-- connection before dohandshake().
+function M.set_session(conn, sess)
+    if type(sess) == "string" then
+        local s, err, code = core.deserialize(sess)
+        if not s then
+            return nil, err, code
+        end
+        sess = s
+    end
+    return core.luasec_set_session(conn, sess)
+end
+
+--- Write a session to a file only its owner can read (0600).
+function M.save(path, sess, format)
+    local bytes, err, code = core.serialize(sess, format or "pem")
+    if not bytes then
+        return nil, err, code
+    end
+    return core.write_private(path, bytes)
+end
+
+--- Read a session file (PEM or DER, e.g. from openssl s_client -sess_out).
+function M.load(path)
+    if type(path) ~= "string" then
+        error("bad argument #1 to 'load' (string expected)", 2)
+    end
+    local f, err = io.open(path, "rb")
+    if not f then
+        return nil, err, core.codes.EIO
+    end
+    -- One byte past TLSR_MAX_INPUT: a bigger file gets TLSR_ETOOBIG, unread.
+    local bytes = f:read(65537)
+    f:close()
+    return core.deserialize(bytes or "")
+end
+
+return M
