@@ -18,6 +18,8 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 CLIENT=${TLSR_CLIENT:-$root/build/examples/tlsr-client}
+# The Lua 5.4 build of tlsresume_core (make lua-modules).
+LUA_MODULE_DIR=${TLSR_LUA_MODULE_DIR:-$root/build/lua/5.4}
 HOST=127.0.0.1
 tmp=$(mktemp -d)
 chmod 700 "$tmp"
@@ -146,8 +148,13 @@ run_resumers() {
     resumer "process 2: tlsr-client resume (C)" \
         "$CLIENT" resume "$HOST" "$PORT" "$SESS" "$CAFILE"
     resumer "openssl s_client -sess_in" s_client_resume
-    # ---- HOOK: Python resumer (one resumer call) goes here ----
-    # ---- HOOK: Lua resumer (one resumer call) goes here ----
+    resumer "process 3: python3 + tlsresume" \
+        "${PYTHON:-python3}" "$root/examples/resume.py" "$HOST" "$PORT" \
+        "$SESS" "$CAFILE"
+    resumer "process 4: lua5.4 + LuaSec + tlsresume" \
+        env LUA_PATH="$root/lua/?.lua;;" \
+        LUA_CPATH="$LUA_MODULE_DIR/?.so;;" \
+        lua5.4 "$root/examples/resume.lua" "$HOST" "$PORT" "$SESS" "$CAFILE"
 }
 # ==== end of RESUMERS ========================================================
 

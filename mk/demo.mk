@@ -10,11 +10,17 @@ $(DEMO_CLIENT): examples/resume_client.c csrc/tlsresume.h $(B)/libtlsresume.a
 	$(CC) $(STD) $(WARN) $(CFLAGS) -Icsrc -o $@ examples/resume_client.c \
 	    $(B)/libtlsresume.a $(SSL_LIBS) -ldl
 
-demo: deps lib $(DEMO_CLIENT)
-	TLSR_CLIENT=$(DEMO_CLIENT) bash examples/demo.sh
+# Resumers: C (tlsr-client), openssl s_client, Python and Lua 5.4 + LuaSec.
+DEMO_NEEDS := lib $(DEMO_CLIENT) python-install lua-modules
+DEMO_RUN    = TLSR_CLIENT=$(DEMO_CLIENT) TLSR_LUA_MODULE_DIR=$(B)/lua/5.4 \
+              PYTHON=$(PYTHON) bash examples/demo.sh
 
-test-demo: lib $(DEMO_CLIENT)
-	TLSR_CLIENT=$(DEMO_CLIENT) bash examples/demo.sh
+demo: deps
+	@$(MAKE) --no-print-directory $(DEMO_NEEDS)
+	$(DEMO_RUN)
+
+test-demo: $(DEMO_NEEDS)
+	$(DEMO_RUN)
 
 TEST_TARGETS += test-demo
 .PHONY: test-demo
