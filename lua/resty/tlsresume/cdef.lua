@@ -127,7 +127,7 @@ struct tlsr_session_info {
     int64_t remaining;              /* seconds left at "now", >= 0 */
     int resumable;                  /* SSL_SESSION_is_resumable */
     int has_ticket;
-    uint32_t ticket_len;            /* bytes: see tlsr_session_get0_ticket */
+    uint32_t ticket_len;            /* bytes: see tlsr_session_get_ticket */
     uint32_t ticket_lifetime_hint;  /* seconds */
     uint32_t ticket_age_add;
     int has_ticket_age_add;
@@ -137,7 +137,7 @@ struct tlsr_session_info {
     int has_peer;
     char peer_subject[256];         /* RFC 2253 */
     char peer_issuer[256];
-    int64_t peer_not_after;         /* Unix seconds */
+    int64_t peer_not_after;         /* Unix seconds, 0 if unreadable */
     uint8_t peer_sha256[32];
     int64_t verify_result;          /* X509_V_OK == 0 */
     int extended_master_secret;
