@@ -56,7 +56,8 @@ TLSR_EXPORT const char *tlsr_error_name(int code)
         "TLSR_ESSL",
     };
 
-    if (code > 0 || -code >= (int)(sizeof(names) / sizeof(names[0])))
+    /* Compare without negating: -INT_MIN overflows. */
+    if (code > 0 || code <= -(int)(sizeof(names) / sizeof(names[0])))
         return "TLSR_E?";
     return names[-code];
 }

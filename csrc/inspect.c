@@ -70,6 +70,26 @@ static int asn1_time_unix(const ASN1_TIME *t, int64_t *out)
     return 0;
 }
 
+/* a + b, clamped to the int64 range. */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
+
+/* a - b, clamped likewise (now may be any caller's int64). */
+static int64_t sat_sub(int64_t a, int64_t b)
+{
+    if (b < 0 && a > INT64_MAX + b)
+        return INT64_MAX;
+    if (b > 0 && a < INT64_MIN + b)
+        return INT64_MIN;
+    return a - b;
+}
+
 /* X509_NAME_print_ex (RFC 2253) into a bounded buffer. */
 static int name_rfc2253(const X509_NAME *name, char *out, size_t cap)
 {
@@ -213,10 +233,11 @@ TLSR_EXPORT int tlsr_session_inspect(const SSL_SESSION *sess, int64_t now,
 
     info->time = SSL_SESSION_get_time(sess);
     info->timeout = SSL_SESSION_get_timeout(sess);
-    info->expires = info->time + info->timeout;
+    /* Both come from the DER as any int64: saturate, never overflow. */
+    info->expires = sat_add(info->time, info->timeout);
     if (now == 0)
         now = (int64_t)time(NULL);
-    info->remaining = info->expires > now ? info->expires - now : 0;
+    info->remaining = info->expires > now ? sat_sub(info->expires, now) : 0;
     info->resumable = SSL_SESSION_is_resumable(sess);
 
     info->has_ticket = SSL_SESSION_has_ticket(sess);

@@ -48,6 +48,33 @@ static int check_dir(const struct stat *sb, const char *path,
     return TLSR_OK;
 }
 
+/*
+ * The path itself, once opened as fd (sb): a symlink there is followed only
+ * if this user (or root) made it, so one planted by another user (e.g. in
+ * /tmp) cannot point the store at a directory of ours it chose.  A plain
+ * directory must be the one we opened.
+ */
+static int check_path(const char *path, const struct stat *sb,
+                      struct tlsr_error *err)
+{
+    struct stat lsb;
+
+    if (lstat(path, &lsb) != 0)
+        return tlsri_error_set(err, TLSR_EIO, "cannot stat %s: %s", path,
+                               strerror(errno));
+    if (S_ISLNK(lsb.st_mode)) {
+        if (lsb.st_uid != geteuid() && lsb.st_uid != 0)
+            return tlsri_error_set(err, TLSR_EPERM, "store path %s is a "
+                                   "symlink owned by uid %u", path,
+                                   (unsigned)lsb.st_uid);
+        return TLSR_OK;
+    }
+    if (lsb.st_dev != sb->st_dev || lsb.st_ino != sb->st_ino)
+        return tlsri_error_set(err, TLSR_EPERM, "store path %s was replaced "
+                               "while being opened", path);
+    return TLSR_OK;
+}
+
 TLSR_EXPORT struct tlsr_store *tlsr_store_open(
     const char *path, const struct tlsr_store_options *opts,
     struct tlsr_error *err)
@@ -97,7 +124,8 @@ TLSR_EXPORT struct tlsr_store *tlsr_store_open(
         close(fd);
         return NULL;
     }
-    if (check_dir(&sb, path, err) != TLSR_OK) {
+    if (check_dir(&sb, path, err) != TLSR_OK
+        || check_path(path, &sb, err) != TLSR_OK) {
         close(fd);
         return NULL;
     }
@@ -144,12 +172,16 @@ TLSR_EXPORT void tlsr_store_free(struct tlsr_store *st)
     OPENSSL_free(st);
 }
 
+/* Key directories are ours: one that is a symlink (planted) is never
+ * followed, so get/put cannot read or write through it. */
+#define KEY_DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
+
 /* Open the key's directory, creating it (and its parent) if asked. */
 static int open_key_dir(struct tlsr_store *st, const struct tlsri_key *key,
                         int create)
 {
     char top[3] = { key->dir[0], key->dir[1], '\0' };
-    int fd = openat(st->dirfd, key->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = openat(st->dirfd, key->dir, KEY_DIR_FLAGS);
 
     if (fd >= 0 || errno != ENOENT || !create)
         return fd;
@@ -157,7 +189,7 @@ static int open_key_dir(struct tlsr_store *st, const struct tlsri_key *key,
         fchmodat(st->dirfd, top, 0700, 0);
     if (mkdirat(st->dirfd, key->dir, 0700) == 0)
         fchmodat(st->dirfd, key->dir, 0700, 0);
-    return openat(st->dirfd, key->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return openat(st->dirfd, key->dir, KEY_DIR_FLAGS);
 }
 
 /* ".tmp-<pid>-<random>" / ".claim-<pid>-<random>": prune can tell a dead
@@ -199,7 +231,6 @@ static int write_entry(int kfd, const char *name, const uint8_t *buf,
     int fd, e;
 
     inflight_name(tmp, sizeof(tmp), "tmp");
-    /* 0600 whatever the umask: the umask can only take bits away. */
     fd = openat(kfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
                 0600);
     if (fd < 0)
@@ -207,7 +238,9 @@ static int write_entry(int kfd, const char *name, const uint8_t *buf,
                                : tlsri_error_set(err, TLSR_EIO,
                                                  "cannot create entry: %s",
                                                  strerror(errno));
-    if (write_all(fd, buf, len) != 0) {
+    /* 0600 whatever the umask: a umask like 0277 leaves 0400, which
+     * later opens (and other processes) could not read or rewrite. */
+    if (fchmod(fd, 0600) != 0 || write_all(fd, buf, len) != 0) {
         e = errno;
         close(fd);
         unlinkat(kfd, tmp, 0);
@@ -283,7 +316,15 @@ TLSR_EXPORT int tlsr_store_put(struct tlsr_store *st, const char *host,
         return tlsri_error_set(err, TLSR_ENOTRESUMABLE,
                                "session has neither a session id nor a "
                                "ticket (TLS 1.3: read data first)");
+    /* An entry header holds times up to INT64_MAX / 2 (store_entry.c):
+     * a session from further in the future would be stored unreadable. */
+    if (SSL_SESSION_get_time(sess) < 0
+        || (int64_t)SSL_SESSION_get_time(sess) > INT64_MAX / 2)
+        return tlsri_error_set(err, TLSR_ENOTRESUMABLE,
+                               "session creation time is out of range");
     expires = tlsri_session_expires(sess, st->max_lifetime);
+    if (expires > INT64_MAX / 2)
+        expires = INT64_MAX / 2;
     if (expires <= tlsri_now())
         return tlsri_error_set(err, TLSR_ENOTRESUMABLE,
                                "session has expired");
@@ -303,8 +344,12 @@ TLSR_EXPORT int tlsr_store_put(struct tlsr_store *st, const char *host,
         if (kfd < 0 && errno == ENOENT)
             continue;       /* removed again between mkdir and open */
         if (kfd < 0) {
-            rc = tlsri_error_set(err, TLSR_EIO, "cannot create key "
-                                 "directory: %s", strerror(errno));
+            /* ELOOP/ENOTDIR: a symlink or a file where our directory
+             * should be, which no one but us should have put there. */
+            rc = tlsri_error_set(err, errno == ELOOP || errno == ENOTDIR
+                                          ? TLSR_EPERM : TLSR_EIO,
+                                 "cannot create key directory: %s",
+                                 strerror(errno));
             break;
         }
         rc = write_entry(kfd, name.name, buf, len, err);
@@ -349,11 +394,15 @@ static SSL_SESSION *load(struct tlsr_store *st, int kfd, const char *rel,
                            digest);
     if (sess == NULL) {
         rc = tlsri_entry_decode(st, buf, len, &meta, &sess, err);
-        if (rc == TLSR_OK) {
+        if (rc == TLSR_OK && tlsri_key_digest(meta.host, meta.port,
+                                              meta.context, digest) != 0) {
+            SSL_SESSION_free(sess);     /* whose it is is unknown: a miss */
+            sess = NULL;
+            tlsri_error_ssl(err, TLSR_ESSL, "cannot hash the entry's key");
+        } else if (rc == TLSR_OK) {
             int64_t e = tlsri_session_expires(sess, st->max_lifetime);
 
             *expires = e < meta.expires ? e : meta.expires;
-            tlsri_key_digest(meta.host, meta.port, meta.context, digest);
             tlsri_cache_put(st, rel, sb.st_ino, sb.st_size, mt, sess,
                             *expires, digest, meta.kind);
         }
@@ -397,7 +446,8 @@ static SSL_SESSION *fetch(struct tlsr_store *st, const char *host, int port,
     }
     if (tlsri_key_init(&key, host, port, context, err) != TLSR_OK)
         return NULL;
-    if (fstatat(st->dirfd, key.dir, &sb, 0) != 0) {
+    if (fstatat(st->dirfd, key.dir, &sb, AT_SYMLINK_NOFOLLOW) != 0
+        || !S_ISDIR(sb.st_mode)) {
         tlsri_error_set(err, TLSR_ENOTFOUND, "no entry for %s:%d", key.host,
                         port);
         return NULL;
@@ -407,7 +457,7 @@ static SSL_SESSION *fetch(struct tlsr_store *st, const char *host, int port,
         /* The directory is unchanged: a cached session needs no syscall. */
         n = (size_t)ncached;
     } else {
-        kfd = openat(st->dirfd, key.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        kfd = openat(st->dirfd, key.dir, KEY_DIR_FLAGS);
         if (kfd < 0 || tlsri_list_dir(kfd, &listed, &n) != TLSR_OK) {
             if (kfd >= 0)
                 close(kfd);
@@ -428,8 +478,7 @@ static SSL_SESSION *fetch(struct tlsr_store *st, const char *host, int port,
         if (from_cache)
             sess = tlsri_cache_get(st, rel, 0, 0, 0, &expires, digest);
         if (kfd < 0 && (sess == NULL || names[i].expires <= now || take)) {
-            kfd = openat(st->dirfd, key.dir,
-                         O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            kfd = openat(st->dirfd, key.dir, KEY_DIR_FLAGS);
             if (kfd < 0) {
                 SSL_SESSION_free(sess);
                 break;

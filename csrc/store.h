@@ -103,8 +103,10 @@ struct tlsri_entry_meta {
 /* ---- keys and names (store_key.c) ---- */
 int tlsri_key_init(struct tlsri_key *key, const char *host, int port,
                    const char *context, struct tlsr_error *err);
-void tlsri_key_digest(const char *host, int port, const char *context,
-                      uint8_t digest[32]);
+/* 0, or -1 if hashing failed (never a made-up digest: every key would
+ * share it, and a get could be served another server's session). */
+int tlsri_key_digest(const char *host, int port, const char *context,
+                     uint8_t digest[32]);
 /* 1 if name is an entry's name (and fills out), 0 if not. */
 int tlsri_name_parse(const char *name, struct tlsri_name *out);
 void tlsri_name_make(struct tlsri_name *out, uint64_t put_ns,

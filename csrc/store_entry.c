@@ -50,7 +50,8 @@ int64_t tlsri_session_expires(const SSL_SESSION *sess, int64_t max_lifetime)
         life = max_lifetime;
     if (life < 0)
         life = 0;
-    return t + life;
+    /* t comes from the session's DER as any int64: saturate. */
+    return t > INT64_MAX - life ? INT64_MAX : t + life;
 }
 
 static size_t escape(char *out, const char *in)
@@ -204,7 +205,7 @@ int tlsri_entry_encode(struct tlsr_store *st, const struct tlsri_key *key,
     } else {
         uint8_t nonce[TLSRI_SEAL_NONCE_LEN];
         char kid[2 * TLSRI_SEAL_KEYID_LEN + 1], nhex[2 * sizeof(nonce) + 1];
-        size_t i, ct_len = blen + TLSRI_SEAL_TAG_LEN;
+        size_t i, ct_len = blen + TLSRI_SEAL_TAG_LEN, body_cap = blen;
         int sl;
 
         if (RAND_bytes(nonce, sizeof(nonce)) != 1)
@@ -218,8 +219,10 @@ int tlsri_entry_encode(struct tlsr_store *st, const struct tlsri_key *key,
         if (sl < 0 || (size_t)(hl + sl) >= sizeof(header))
             return tlsri_error_set(err, TLSR_EINVAL, "entry header too long");
         hl += sl;
-        if ((body = OPENSSL_malloc(blen)) == NULL)
+        if ((body = OPENSSL_malloc(body_cap)) == NULL)
             return tlsri_error_set(err, TLSR_ENOMEM, "out of memory");
+        /* EBUFSIZE would set blen to more than body holds: wipe and free
+         * body_cap bytes, never blen. */
         rc = tlsr_session_serialize(sess, TLSR_FORMAT_DER, flags, body,
                                     &blen, err);
         total = (size_t)hl + blen + TLSRI_SEAL_TAG_LEN;
@@ -231,7 +234,7 @@ int tlsri_entry_encode(struct tlsr_store *st, const struct tlsri_key *key,
                            buf + hl) != 0)
                 rc = tlsri_error_ssl(err, TLSR_ESSL, "cannot seal entry");
         }
-        OPENSSL_clear_free(body, blen);
+        OPENSSL_clear_free(body, body_cap);
         if (rc != TLSR_OK) {
             OPENSSL_free(buf);
             return rc;

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -25,12 +26,13 @@ uint64_t tlsri_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void tlsri_key_digest(const char *host, int port, const char *context,
-                      uint8_t digest[32])
+int tlsri_key_digest(const char *host, int port, const char *context,
+                     uint8_t digest[32])
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     char portbuf[16];
     unsigned int len = 32;
+    int rc = 0;
 
     snprintf(portbuf, sizeof(portbuf), "%d", port);
     /* NUL separators: host and port hold no NUL, so this is unambiguous. */
@@ -40,9 +42,12 @@ void tlsri_key_digest(const char *host, int port, const char *context,
         || EVP_DigestUpdate(md, host, strlen(host) + 1) != 1
         || EVP_DigestUpdate(md, portbuf, strlen(portbuf) + 1) != 1
         || EVP_DigestUpdate(md, context, strlen(context)) != 1
-        || EVP_DigestFinal_ex(md, digest, &len) != 1)
-        memset(digest, 0, 32);  /* unreachable in practice; still a key */
+        || EVP_DigestFinal_ex(md, digest, &len) != 1) {
+        memset(digest, 0, 32);
+        rc = -1;
+    }
     EVP_MD_CTX_free(md);
+    return rc;
 }
 
 int tlsri_key_init(struct tlsri_key *key, const char *host, int port,
@@ -72,7 +77,8 @@ int tlsri_key_init(struct tlsri_key *key, const char *host, int port,
     }
     key->port = port;
     strcpy(key->context, context);
-    tlsri_key_digest(key->host, port, key->context, key->digest);
+    if (tlsri_key_digest(key->host, port, key->context, key->digest) != 0)
+        return tlsri_error_ssl(err, TLSR_ESSL, "cannot hash the store key");
     d = key->dir;
     for (i = 0; i < 16; i++) {
         *d++ = hex[key->digest[i] >> 4];
@@ -141,10 +147,15 @@ void tlsri_name_make(struct tlsri_name *out, uint64_t put_ns,
     uint64_t rnd = 0;
     int i;
 
-    if (RAND_bytes(r, sizeof(r)) != 1)
-        rnd = put_ns ^ ((uint64_t)getpid() << 32);
+    /* Without randomness, pid and time still keep names apart (never
+     * uninitialized bytes). */
+    if (RAND_bytes(r, sizeof(r)) != 1) {
+        memset(r, 0, sizeof(r));
+        ERR_clear_error();
+    }
     for (i = 0; i < 8; i++)
         rnd = (rnd << 8) | r[i];
+    rnd ^= put_ns ^ ((uint64_t)getpid() << 32);
     out->put_ns = put_ns;
     out->expires = expires < 0 ? 0 : expires;
     out->kind = kind;

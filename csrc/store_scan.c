@@ -30,7 +30,9 @@ static int is_hex(const char *s, size_t n)
 
 static DIR *open_dir_at(int dfd, const char *name)
 {
-    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    /* Store directories are never symlinks: a planted one is skipped. */
+    int fd = openat(dfd, name,
+                    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
     DIR *d;
 
     if (fd < 0)
@@ -64,7 +66,7 @@ int tlsri_walk(struct tlsr_store *st, tlsri_walk_fn fn, void *ctx,
             if (!is_hex(k->d_name, 30))
                 continue;
             kfd = openat(dirfd(mid), k->d_name,
-                         O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                         O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
             if (kfd < 0)
                 continue;
             memcpy(rel, t->d_name, 2);   /* both names checked by is_hex */
@@ -99,7 +101,8 @@ static long long counter_update(struct tlsr_store *st, int set, long long v)
 
     if (fd < 0)
         return -1;
-    if (flock(fd, LOCK_EX) != 0) {
+    /* 0600 whatever the umask (0277 would leave it unwritable). */
+    if (fchmod(fd, 0600) != 0 || flock(fd, LOCK_EX) != 0) {
         close(fd);
         return -1;
     }
@@ -184,8 +187,10 @@ static int scan_dir(void *ctx, int kfd, const char *rel)
             return TLSR_ENOMEM;
         }
         for (i = 0; i < n; i++) {
-            int64_t cap = (int64_t)(v[i].put_ns / 1000000000u)
-                          + s->st->max_lifetime;
+            int64_t put = (int64_t)(v[i].put_ns / 1000000000u);
+            /* max_lifetime may be anything up to INT64_MAX: saturate. */
+            int64_t cap = put > INT64_MAX - s->st->max_lifetime
+                              ? INT64_MAX : put + s->st->max_lifetime;
             int keep = v[i].expires > s->now && cap > s->now
                        && (v[i].kind == TLSRI_KIND_T13
                                ? ++t13 <= s->st->max_tickets : ++t12 <= 1);
@@ -284,6 +289,7 @@ void tlsri_maybe_evict(struct tlsr_store *st, long long count)
     (void)count;
     if (fd < 0)
         return;
+    fchmod(fd, 0600);   /* whatever the umask, as every store file */
     /* One evicting process at a time; the others carry on. */
     if (flock(fd, LOCK_EX | LOCK_NB) == 0)
         prune_to(st, (long long)st->max_entries - slack, NULL);

@@ -2,6 +2,7 @@
  * tlsr_session_inspect: every field against OpenSSL's own getters, the
  * fields only the DER carries against `openssl sess_id -text -noout`.
  */
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -292,6 +293,31 @@ static void remaining_is_counted_from_now_and_never_negative(void)
     fixture_free(&f);
 }
 
+/* time and timeout come from the DER as any int64, now from the caller:
+ * expires and remaining saturate instead of overflowing (UBSan). */
+static void far_future_time_and_extreme_now_saturate(void)
+{
+    struct fixture f;
+    struct tlsr_session_info info;
+    struct tlsr_error err;
+
+    CHECK(fixture_make(&f, TP_EC, TLS1_3_VERSION));
+    CHECK(SSL_SESSION_set_time(f.sess, LONG_MAX - 5) != 0);
+    CHECK(SSL_SESSION_set_timeout(f.sess, 7200) != 0);
+    CHECK_CODE(tlsr_session_inspect(f.sess, 0, &info, &err), 0, &err);
+    CHECK(info.expires == INT64_MAX);
+    CHECK(info.remaining > 0);
+    CHECK_CODE(tlsr_session_inspect(f.sess, INT64_MIN, &info, &err), 0,
+               &err);
+    CHECK(info.remaining == INT64_MAX);
+    CHECK(SSL_SESSION_set_time(f.sess, 1000000) != 0);
+    CHECK_CODE(tlsr_session_inspect(f.sess, INT64_MIN, &info, &err), 0,
+               &err);
+    CHECK(info.expires == 1007200);
+    CHECK(info.remaining == INT64_MAX);
+    fixture_free(&f);
+}
+
 static int ack_server_name(SSL *s, int *alert, void *arg)
 {
     (void)s;
@@ -468,6 +494,7 @@ TESTS(T(inspect_matches_openssl_getters),
       T(inspect_reports_peer_certificate),
       T(inspect_agrees_with_openssl_sess_id_text),
       T(remaining_is_counted_from_now_and_never_negative),
+      T(far_future_time_and_extreme_now_saturate),
       T(acked_sni_is_reported_on_both_sides),
       T(inspect_reports_selected_alpn),
       T(long_strings_are_truncated_and_terminated),

@@ -1,4 +1,6 @@
 /* The core links, reports its versions and names its error codes. */
+#include <limits.h>
+
 #include <openssl/ssl.h>
 
 #include "harness.h"
@@ -24,6 +26,16 @@ static void error_names_cover_codes(void)
     CHECK(strcmp(tlsr_error_name(-1000), "TLSR_E?") == 0);
 }
 
+/* -INT_MIN overflows: the range check must not negate the code. */
+static void error_name_of_int_min_is_unknown(void)
+{
+    CHECK(strcmp(tlsr_error_name(INT_MIN), "TLSR_E?") == 0);
+    CHECK(strcmp(tlsr_error_name(INT_MIN + 1), "TLSR_E?") == 0);
+    CHECK(strcmp(tlsr_error_name(1), "TLSR_E?") == 0);
+    CHECK(strcmp(tlsr_error_name(-24), "TLSR_E?") == 0);
+    CHECK(strcmp(tlsr_error_name(-23), "TLSR_ESSL") == 0);
+}
+
 static void in_memory_handshake_resumes(void)
 {
     SSL_CTX *s = tp_server_ctx(TP_EC, TLS1_3_VERSION);
@@ -44,4 +56,5 @@ static void in_memory_handshake_resumes(void)
 }
 
 TESTS(T(version_matches_linked_openssl), T(error_names_cover_codes),
+      T(error_name_of_int_min_is_unknown),
       T(in_memory_handshake_resumes))

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <ftw.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -1113,6 +1114,144 @@ static void damaged_unsealed_entry_is_never_served(void)
     rm_store(p);
 }
 
+/* A session's time is any int64 in its DER: time + timeout must not
+ * overflow (UBSan), and a time no entry header can hold is refused. */
+static void far_future_session_time_is_refused_without_overflow(void)
+{
+    const char *p = tmp_store();
+    struct tlsr_store *st = open_default(p);
+    SSL_SESSION *s = fresh(12);
+    struct tlsr_error err;
+
+    CHECK(st != NULL && s != NULL);
+    SSL_SESSION_set_time(s, LONG_MAX - 5);
+    SSL_SESSION_set_timeout(s, 7200);
+    CHECK_CODE(tlsr_store_put(st, "h", 443, NULL, s, &err),
+               TLSR_ENOTRESUMABLE, &err);
+    CHECK_EQ_INT(tlsr_store_count(st, &err), 0);
+    SSL_SESSION_free(s);
+    tlsr_store_free(st);
+    rm_store(p);
+}
+
+/* max_lifetime is the caller's int64: prune adds it to a put time. */
+static void prune_with_max_lifetime_int64_max_does_not_overflow(void)
+{
+    const char *p = tmp_store();
+    struct tlsr_store_options o;
+    struct tlsr_store *st;
+    SSL_SESSION *s = fresh(13), *g;
+    struct tlsr_error err;
+
+    tlsr_store_options_init(&o);
+    o.max_lifetime = INT64_MAX;
+    st = tlsr_store_open(p, &o, &err);
+    CHECK(st != NULL && s != NULL);
+    CHECK_CODE(tlsr_store_put(st, "h", 443, NULL, s, &err), 0, &err);
+    CHECK_CODE(tlsr_store_prune(st, &err), 0, &err);
+    g = tlsr_store_get(st, "h", 443, NULL, &err);
+    CHECK(g != NULL && same(g, s));
+    SSL_SESSION_free(g);
+    SSL_SESSION_free(s);
+    tlsr_store_free(st);
+    rm_store(p);
+}
+
+/* umask(0277) would leave files 0400 (unreadable to a non-root reader,
+ * .count unwritable): every file is 0600 whatever the umask. */
+static void files_are_0600_under_a_restrictive_umask(void)
+{
+    const char *p = tmp_store();
+    mode_t old = umask(0277);
+    struct tlsr_store *st = open_default(p);
+    SSL_SESSION *s = fresh(13);
+    struct tlsr_error err;
+    char path[512], cmd[600];
+    int rc = st != NULL && s != NULL
+             ? tlsr_store_put(st, "example.com", 443, NULL, s, &err) : -1;
+    FILE *f;
+
+    umask(old);
+    CHECK_EQ_INT(rc, 0);
+    snprintf(cmd, sizeof(cmd), "find %s \\( -type d ! -perm 700 \\) -o "
+             "\\( -type f ! -perm 600 \\)", p);
+    f = popen(cmd, "r");
+    CHECK(f != NULL);
+    if (fgets(path, sizeof(path), f) != NULL) {
+        fprintf(stderr, "  wrong mode: %s", path);
+        rc = -1;
+    }
+    pclose(f);
+    CHECK_EQ_INT(rc, 0);
+    SSL_SESSION_free(s);
+    tlsr_store_free(st);
+    rm_store(p);
+}
+
+/* A key directory replaced by a symlink (to a directory of entries for
+ * the same key, elsewhere) is neither read nor written through. */
+static void symlinked_key_dir_is_never_followed(void)
+{
+    const char *pa = tmp_store(), *pb = tmp_store();
+    struct tlsr_store *a = open_default(pa), *b = open_default(pb);
+    SSL_SESSION *s = fresh(12), *g;
+    struct tlsr_error err;
+    char entry[512], kdir[512], link[600], mid[520];
+    char *slash;
+
+    CHECK(a != NULL && b != NULL && s != NULL);
+    CHECK_CODE(tlsr_store_put(a, "h", 443, NULL, s, &err), 0, &err);
+    CHECK(nth_entry_path(pa, 0, entry, sizeof(entry)) == 0);
+    snprintf(kdir, sizeof(kdir), "%s", entry);
+    *strrchr(kdir, '/') = '\0';                 /* A/ab/<30 hex> */
+    slash = strrchr(kdir, '/');
+    snprintf(mid, sizeof(mid), "%s/%.2s", pb, slash - 2);
+    snprintf(link, sizeof(link), "%s/%s", mid, slash + 1);
+    CHECK(mkdir(mid, 0700) == 0);
+    CHECK(symlink(kdir, link) == 0);
+    if (geteuid() == 0)
+        CHECK(lchown(link, 65534, 65534) == 0);     /* planted by nobody */
+    g = tlsr_store_get(b, "h", 443, NULL, &err);
+    CHECK(g == NULL);
+    CHECK_EQ_INT(err.code, TLSR_ENOTFOUND);
+    CHECK(tlsr_store_take(b, "h", 443, NULL, &err) == NULL);
+    CHECK_EQ_INT(tlsr_store_count(b, &err), 0);
+    CHECK_CODE(tlsr_store_put(b, "h", 443, NULL, s, &err), TLSR_EPERM, &err);
+    CHECK_EQ_INT(tlsr_store_count(a, &err), 1);     /* nothing written */
+    CHECK_EQ_INT(tlsr_store_remove(b, "h", 443, NULL, &err), 0);
+    CHECK_EQ_INT(tlsr_store_count(a, &err), 1);
+    SSL_SESSION_free(s);
+    tlsr_store_free(a);
+    tlsr_store_free(b);
+    rm_store(pa);
+    rm_store(pb);
+}
+
+/* A symlink at the store path is followed only if this user (or root)
+ * made it: one planted by another user (say in /tmp) is refused. */
+static void store_path_symlink_planted_by_another_user_is_refused(void)
+{
+    const char *target = tmp_store(), *p = tmp_store();
+    struct tlsr_store *st;
+    struct tlsr_error err;
+
+    if (geteuid() != 0) {
+        printf("     (skipped: needs root to lchown)\n");
+        return;
+    }
+    CHECK(mkdir(target, 0700) == 0);
+    CHECK(symlink(target, p) == 0);
+    st = tlsr_store_open(p, NULL, &err);    /* our own symlink: fine */
+    CHECK(st != NULL);
+    tlsr_store_free(st);
+    CHECK(lchown(p, 65534, 65534) == 0);     /* nobody's */
+    CHECK(tlsr_store_open(p, NULL, &err) == NULL);
+    CHECK_EQ_INT(err.code, TLSR_EPERM);
+    CHECK(strstr(err.msg, "symlink") != NULL);
+    rm_store(p);
+    rm_store(target);
+}
+
 TESTS(T(options_have_documented_defaults), T(bad_arguments_are_einval),
       T(wrong_seal_key_length_is_ekey),
       T(dir_0700_and_files_0600_whatever_the_umask),
@@ -1138,4 +1277,9 @@ TESTS(T(options_have_documented_defaults), T(bad_arguments_are_einval),
       T(sealed_under_another_key_is_a_miss_with_eseal),
       T(tampered_or_truncated_sealed_entry_is_a_miss),
       T(garbage_entries_are_misses_not_crashes),
-      T(damaged_unsealed_entry_is_never_served))
+      T(damaged_unsealed_entry_is_never_served),
+      T(far_future_session_time_is_refused_without_overflow),
+      T(prune_with_max_lifetime_int64_max_does_not_overflow),
+      T(files_are_0600_under_a_restrictive_umask),
+      T(symlinked_key_dir_is_never_followed),
+      T(store_path_symlink_planted_by_another_user_is_refused))
