@@ -24,7 +24,11 @@ struct tlsr_attach {
     struct tlsr_store *store;   /* owned */
 };
 
+/* A connection's key.  It holds a reference to the attach it was made for,
+ * so a context detached while the connection is live (Python runs SSL_read
+ * without the GIL) cannot free the store under the callback. */
 struct attach_key {
+    struct tlsr_attach *att;    /* a reference, or NULL */
     char host[256];
     int port;
     char context[256];
@@ -34,6 +38,15 @@ struct attach_key {
 static CRYPTO_ONCE index_once = CRYPTO_ONCE_STATIC_INIT;
 static int ctx_index = -1;
 static int ssl_index = -1;
+
+static void attach_retain(struct tlsr_attach *att)
+{
+    if (att != NULL) {
+        pthread_mutex_lock(&att->lock);
+        att->refs++;
+        pthread_mutex_unlock(&att->lock);
+    }
+}
 
 static void attach_release(struct tlsr_attach *att)
 {
@@ -57,10 +70,18 @@ static void ctx_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
     attach_release(ptr);
 }
 
+static void key_free(struct attach_key *key)
+{
+    if (key != NULL) {
+        attach_release(key->att);
+        free(key);
+    }
+}
+
 static void ssl_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
                         long argl, void *argp)
 {
-    free(ptr);
+    key_free(ptr);
 }
 
 /* SSL_dup copies ex_data pointers: give the copy its own key. */
@@ -72,8 +93,10 @@ static int ssl_ex_dup(CRYPTO_EX_DATA *to, const CRYPTO_EX_DATA *from,
     if (*from_d == NULL)
         return 1;
     copy = malloc(sizeof(*copy));
-    if (copy != NULL)
+    if (copy != NULL) {
         memcpy(copy, *from_d, sizeof(*copy));
+        attach_retain(copy->att);
+    }
     *from_d = copy;
     return 1;
 }
@@ -132,15 +155,19 @@ static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
 
     if (SSL_is_server(ssl))
         return 0;
-    att = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_index);
-    if (att == NULL)
-        return 0;
     key = SSL_get_ex_data(ssl, ssl_index);
-    if (key == NULL) {
-        if (fallback_key(ssl, &fallback) != 0)
+    if (key != NULL) {
+        att = key->att;     /* the connection's own reference */
+    } else {
+        /* Unkeyed connections use the context's attach: detach such a
+         * context only when none of its connections is live. */
+        att = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_index);
+        if (att == NULL || fallback_key(ssl, &fallback) != 0)
             return 0;   /* no key: never save under a guess */
         key = &fallback;
     }
+    if (att == NULL)
+        return 0;
     /* Failures to save are not the connection's failures: ignored. */
     pthread_mutex_lock(&att->lock);
     tlsr_store_put(att->store, key->host, key->port, key->context, sess,
@@ -222,9 +249,7 @@ TLSR_EXPORT int tlsr_attach_ctx(struct tlsr_attach *att,
         attach_release(old);
         return TLSR_OK;
     }
-    pthread_mutex_lock(&att->lock);
-    att->refs++;
-    pthread_mutex_unlock(&att->lock);
+    attach_retain(att);
     if (!SSL_CTX_set_ex_data(ctx, ctx_index, att)) {
         attach_release(att);
         return tlsri_error_ssl(err, TLSR_ESSL, "cannot set ex_data");
@@ -244,6 +269,7 @@ TLSR_EXPORT int tlsr_attach_ssl(struct ssl_st *ssl, const void *app_data,
                                 const char *context, struct tlsr_error *err)
 {
     struct attach_key *key;
+    struct tlsr_attach *att;
     int rc;
 
     tlsri_error_clear(err);
@@ -264,7 +290,8 @@ TLSR_EXPORT int tlsr_attach_ssl(struct ssl_st *ssl, const void *app_data,
                                "SSL does not belong to the given object");
     if (SSL_is_server(ssl))
         return tlsri_error_set(err, TLSR_EINVAL, "SSL is a server");
-    if (SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_index) == NULL)
+    att = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_index);
+    if (att == NULL)
         return tlsri_error_set(err, TLSR_EINVAL,
                                "the connection's context is not attached");
     key = calloc(1, sizeof(*key));
@@ -273,9 +300,11 @@ TLSR_EXPORT int tlsr_attach_ssl(struct ssl_st *ssl, const void *app_data,
     strcpy(key->host, host);
     strcpy(key->context, context);
     key->port = port;
-    free(SSL_get_ex_data(ssl, ssl_index));
+    attach_retain(att);
+    key->att = att;
+    key_free(SSL_get_ex_data(ssl, ssl_index));
     if (!SSL_set_ex_data(ssl, ssl_index, key)) {
-        free(key);
+        key_free(key);
         SSL_set_ex_data(ssl, ssl_index, NULL);
         return tlsri_error_ssl(err, TLSR_ESSL, "cannot set ex_data");
     }

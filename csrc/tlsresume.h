@@ -309,7 +309,10 @@ int tlsr_attach_ctx(struct tlsr_attach *att, struct ssl_ctx_st *ctx,
  * Key under which ssl's sessions are saved; call before the handshake.
  * app_data, if not NULL, must equal SSL_get_app_data(ssl) (bindings that
  * found the SSL* by layout check it so).  Without a key, the callback uses
- * SNI (or the peer address) and the socket's peer port.
+ * SNI (or the peer address) and the socket's peer port.  A keyed connection
+ * holds a reference to the context's attach until it is freed, so detaching
+ * while it is live is safe; detach a context used by unkeyed connections
+ * only when none of them is live.
  */
 int tlsr_attach_ssl(struct ssl_st *ssl, const void *app_data,
                     const char *host, int port, const char *context,
