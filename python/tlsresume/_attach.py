@@ -13,7 +13,7 @@ import sys
 import warnings
 
 from . import _core
-from ._session import _check_context
+from ._session import _check_context, _error
 from ._store import SessionStore
 
 _ATTR = "_tlsresume_attached"
@@ -56,20 +56,81 @@ class _ResumingSocketMixin:
         if not getattr(self, "_tlsr_ready", False) and self._sslobj:
             self._tlsr_ready = True
             try:
-                addr = self.getpeername()
+                addr = _inet_peer(self.getpeername())
             except OSError:
                 addr = None
-            if addr:
+            if addr is not None:
+                addr = _http_tunnel_target(addr, self.server_hostname)
+            if addr is not None:
                 _prepare(self, self._sslobj,
                          self.server_hostname or addr[0], addr[1],
                          self._session is not None)
         return super().do_handshake(*args, **kw)
 
 
-def _asyncio_peer():
+def _inet_peer(addr):
+    """(host, port) of an AF_INET / AF_INET6 peer address, else None: an
+    AF_UNIX path (a str) has no port, and a session must never be keyed by
+    a guess."""
+    if (isinstance(addr, tuple) and len(addr) >= 2
+            and isinstance(addr[0], str) and type(addr[1]) is int
+            and 0 < addr[1] < 65536):
+        return addr[0], addr[1]
+    return None
+
+
+def _http_tunnel_target(addr, server_hostname):
+    """addr, or (host, port) of the target when the socket is an http.client
+    (urllib3, requests) CONNECT tunnel: the peer is then the proxy, whose
+    port is not the TLS server's.  The HTTPConnection wrapping this socket
+    is found on the call stack."""
+    client = sys.modules.get("http.client")
+    if client is None:
+        return addr
+    f = sys._getframe(3)
+    for _ in range(16):
+        if f is None:
+            break
+        conn = f.f_locals.get("self")
+        if (isinstance(conn, client.HTTPConnection)
+                and getattr(conn, "_tunnel_host", None)
+                and conn.port == addr[1]):
+            if conn._tunnel_host != server_hostname:
+                return None         # cannot tell: no key
+            return _inet_peer((conn._tunnel_host, conn._tunnel_port))
+        f = f.f_back
+    return addr
+
+
+def _drives(proto, sslobject):
+    """proto (an asyncio SSLProtocol) runs this very SSLObject: 3.11+ keep
+    it as proto._sslobj, 3.8-3.10 as proto._sslpipe._sslobj."""
+    if getattr(proto, "_sslobj", None) is sslobject:
+        return True
+    pipe = getattr(proto, "_sslpipe", None)
+    return pipe is not None and getattr(pipe, "_sslobj", None) is sslobject
+
+
+def _upgraded(proto):
+    """proto comes from loop.start_tls() (or cannot tell): its app protocol
+    was connected before TLS.  3.8-3.10 keep _call_connection_made; 3.11+
+    start in app state STATE_CON_MADE instead of STATE_INIT."""
+    made = getattr(proto, "_call_connection_made", None)
+    if made is not None:
+        return not made
+    state = getattr(proto, "_app_state", None)
+    return getattr(state, "name", None) != "STATE_INIT"
+
+
+def _asyncio_peer(sslobject):
     """(host, port) of the transport of the asyncio SSLProtocol driving this
-    handshake, found on the call stack; None elsewhere.  A memory-BIO
-    connection has no socket, and wrap_bio() gets no port."""
+    SSLObject's handshake, found on the call stack; None elsewhere.  A
+    memory-BIO connection has no socket, and wrap_bio() gets no port.
+
+    Only the SSLProtocol that owns sslobject counts: another one on the
+    stack (a handshake started from a protocol callback) belongs to another
+    connection.  start_tls() upgrades a transport whose peer may be a proxy,
+    not the TLS server: its port is not known, so no key."""
     sslproto = sys.modules.get("asyncio.sslproto")
     if sslproto is None:        # asyncio not in use
         return None
@@ -78,10 +139,13 @@ def _asyncio_peer():
         if f is None:
             break
         obj = f.f_locals.get("self")
-        if isinstance(obj, sslproto.SSLProtocol):
+        if (isinstance(obj, sslproto.SSLProtocol)
+                and _drives(obj, sslobject)):
+            if _upgraded(obj):
+                return None     # start_tls(): the peer may be a proxy
             tr = getattr(obj, "_transport", None)
             peer = tr.get_extra_info("peername") if tr is not None else None
-            return peer[:2] if peer else None
+            return _inet_peer(peer)
         f = f.f_back
     return None
 
@@ -100,7 +164,7 @@ class _ResumingObjectMixin:
     def do_handshake(self):
         if not getattr(self, "_tlsr_ready", False):
             self._tlsr_ready = True
-            peer = getattr(self, "_tlsr_peer", None) or _asyncio_peer()
+            peer = getattr(self, "_tlsr_peer", None) or _asyncio_peer(self)
             if peer is not None:
                 _prepare(self, self._sslobj,
                          self.server_hostname or peer[0], peer[1],
@@ -111,6 +175,12 @@ class _ResumingObjectMixin:
 def set_peer(sslobject, port, host=None):
     """For wrap_bio() outside asyncio: tell an attached SSLObject the port
     (and host, default server_hostname) before its handshake."""
+    if not isinstance(port, int) or isinstance(port, bool):
+        raise TypeError("port must be an int, not %s" % type(port).__name__)
+    if not 0 < port < 65536:
+        raise _error(_core.TLSR_EINVAL, "port must be 1..65535")
+    if host is not None and not isinstance(host, str):
+        raise TypeError("host must be a str or None")
     sslobject._tlsr_peer = (host, port)
 
 

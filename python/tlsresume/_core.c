@@ -12,6 +12,9 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tlsresume.h"
@@ -33,6 +36,7 @@ typedef struct {
     PyTypeObject *socket_type;  /* _ssl._SSLSocket */
     long server_protocol;       /* _ssl.PROTOCOL_TLS_SERVER */
     PyObject *protocol_getter;  /* _ssl._SSLContext.protocol (an int) */
+    PyObject *options_getter;   /* _ssl._SSLContext.options (an int) */
 } core_state;
 
 /*
@@ -71,7 +75,13 @@ static PyObject *raise_code(core_state *st, int code, const char *msg)
 {
     PyObject *exc, *v;
 
-    exc = PyObject_CallFunction(st->error, "s", msg);
+    /* Messages may hold paths in any encoding, cut at 255 bytes (maybe in
+     * a UTF-8 sequence): never fail to decode them. */
+    v = PyUnicode_DecodeUTF8(msg, (Py_ssize_t)strlen(msg), "replace");
+    if (v == NULL)
+        return NULL;
+    exc = PyObject_CallFunctionObjArgs(st->error, v, NULL);
+    Py_DECREF(v);
     if (exc == NULL)
         return NULL;
     v = PyLong_FromLong(code);
@@ -177,14 +187,22 @@ static SSL_SESSION *session_ptr(core_state *st, PyObject *obj,
 
 static int check_context(core_state *st, PyObject *ctx);
 
+/* A getter of _ssl._SSLContext itself on ctx: a subclass (ssl.SSLContext
+ * wraps .options in an enum, others may override anything) cannot change
+ * what the guards compare. */
+static PyObject *context_get(PyObject *getter, PyObject *ctx)
+{
+    return Py_TYPE(getter)->tp_descr_get(getter, ctx,
+                                         (PyObject *)Py_TYPE(ctx));
+}
+
 /* ctx.protocol as an int (the C getter: no enum), -1 with an exception. */
 static long context_protocol(core_state *st, PyObject *ctx)
 {
     PyObject *v;
     long p;
 
-    v = Py_TYPE(st->protocol_getter)->tp_descr_get(st->protocol_getter, ctx,
-                                                    (PyObject *)Py_TYPE(ctx));
+    v = context_get(st->protocol_getter, ctx);
     if (v == NULL)
         return -1;
     p = PyLong_AsLong(v);
@@ -546,7 +564,7 @@ static SSL_CTX *context_ptr(core_state *st, PyObject *ctx)
     if (check_context(st, ctx) < 0)
         return NULL;
     sctx = *field(ctx, 0);
-    opts = PyObject_GetAttrString(ctx, "options");
+    opts = context_get(st->options_getter, ctx);
     if (opts == NULL)
         return NULL;
     want = PyLong_AsUnsignedLongLongMask(opts);
@@ -568,6 +586,9 @@ typedef struct {
     PyObject_HEAD
     struct tlsr_attach *att;
     PyObject *module;
+    /* close() while calls run without the GIL: the last one frees it. */
+    struct tlsr_attach *closing;
+    int busy;
 } StoreObject;
 
 static int store_ok(StoreObject *self)
@@ -577,6 +598,31 @@ static int store_ok(StoreObject *self)
         return 0;
     }
     return 1;
+}
+
+/*
+ * The attach a call uses while it has released the GIL (NULL with an
+ * exception if closed).  close() may run meanwhile: the call keeps its own
+ * pointer, and the free waits for the matching store_leave().
+ */
+static struct tlsr_attach *store_enter(StoreObject *self)
+{
+    if (!store_ok(self))
+        return NULL;
+    self->busy++;
+    return self->att;
+}
+
+static void store_leave(StoreObject *self)
+{
+    struct tlsr_attach *att = self->closing;
+
+    if (--self->busy > 0 || att == NULL)
+        return;
+    self->closing = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    tlsr_attach_free(att);
+    Py_END_ALLOW_THREADS
 }
 
 static int store_init(StoreObject *self, PyObject *args, PyObject *kw)
@@ -593,7 +639,7 @@ static int store_init(StoreObject *self, PyObject *args, PyObject *kw)
     long long max_lifetime = 0;
     int lean = 0;
 
-    if (self->att != NULL) {
+    if (self->att != NULL || self->closing != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "store already open");
         return -1;
     }
@@ -623,6 +669,12 @@ static int store_init(StoreObject *self, PyObject *args, PyObject *kw)
         PyBuffer_Release(&key);
     if (store == NULL) {
         raise_err(st, &err);
+        return -1;
+    }
+    if (self->att != NULL || self->closing != NULL) {
+        /* another __init__ ran while the GIL was released */
+        tlsr_store_free(store);
+        PyErr_SetString(PyExc_RuntimeError, "store already open");
         return -1;
     }
     self->att = tlsr_attach_new(store, &err);
@@ -657,6 +709,7 @@ static void store_dealloc(StoreObject *self)
     PyTypeObject *tp = Py_TYPE(self);
 
     tlsr_attach_free(self->att);
+    tlsr_attach_free(self->closing);
     Py_XDECREF(self->module);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
@@ -667,6 +720,10 @@ static PyObject *store_close(StoreObject *self, PyObject *unused)
     struct tlsr_attach *att = self->att;
 
     self->att = NULL;
+    if (att != NULL && self->busy > 0) {
+        self->closing = att;    /* freed by the last call in flight */
+        Py_RETURN_NONE;
+    }
     Py_BEGIN_ALLOW_THREADS
     tlsr_attach_free(att);
     Py_END_ALLOW_THREADS
@@ -680,20 +737,23 @@ static PyObject *store_put(StoreObject *self, PyObject *args)
     const char *host, *context;
     PyObject *obj;
     SSL_SESSION *sess;
+    struct tlsr_attach *att;
     struct tlsr_store *store;
     int port, rc;
 
     if (!PyArg_ParseTuple(args, "siOs:put", &host, &port, &obj, &context))
         return NULL;
-    if (!store_ok(self) || (sess = session_ptr(st, obj, NULL)) == NULL)
+    if ((sess = session_ptr(st, obj, NULL)) == NULL
+        || (att = store_enter(self)) == NULL)
         return NULL;
     /* The object keeps the session alive while the GIL is released. */
     Py_INCREF(obj);
     Py_BEGIN_ALLOW_THREADS
-    store = tlsr_attach_lock(self->att);
+    store = tlsr_attach_lock(att);
     rc = tlsr_store_put(store, host, port, context, sess, &err);
-    tlsr_attach_unlock(self->att);
+    tlsr_attach_unlock(att);
     Py_END_ALLOW_THREADS
+    store_leave(self);
     Py_DECREF(obj);
     if (rc < 0)
         return raise_err(st, &err);
@@ -708,20 +768,23 @@ static PyObject *store_get(StoreObject *self, PyObject *args)
     const char *host, *context;
     PyObject *ctx;
     SSL_SESSION *sess;
+    struct tlsr_attach *att;
     struct tlsr_store *store;
     int port, take;
 
     if (!PyArg_ParseTuple(args, "sisOp:get", &host, &port, &context, &ctx,
                           &take))
         return NULL;
-    if (!store_ok(self) || check_client_context(st, ctx) < 0)
+    if (check_client_context(st, ctx) < 0
+        || (att = store_enter(self)) == NULL)
         return NULL;
     Py_BEGIN_ALLOW_THREADS
-    store = tlsr_attach_lock(self->att);
+    store = tlsr_attach_lock(att);
     sess = take ? tlsr_store_take(store, host, port, context, &err)
                 : tlsr_store_get(store, host, port, context, &err);
-    tlsr_attach_unlock(self->att);
+    tlsr_attach_unlock(att);
     Py_END_ALLOW_THREADS
+    store_leave(self);
     if (sess == NULL) {
         if (err.code == TLSR_ENOTFOUND)
             Py_RETURN_NONE;
@@ -735,18 +798,20 @@ static PyObject *store_remove(StoreObject *self, PyObject *args)
     core_state *st = get_state(self->module);
     struct tlsr_error err;
     const char *host, *context;
+    struct tlsr_attach *att;
     struct tlsr_store *store;
     int port, rc;
 
     if (!PyArg_ParseTuple(args, "sis:remove", &host, &port, &context))
         return NULL;
-    if (!store_ok(self))
+    if ((att = store_enter(self)) == NULL)
         return NULL;
     Py_BEGIN_ALLOW_THREADS
-    store = tlsr_attach_lock(self->att);
+    store = tlsr_attach_lock(att);
     rc = tlsr_store_remove(store, host, port, context, &err);
-    tlsr_attach_unlock(self->att);
+    tlsr_attach_unlock(att);
     Py_END_ALLOW_THREADS
+    store_leave(self);
     if (rc < 0)
         return raise_err(st, &err);
     return PyLong_FromLong(rc);
@@ -756,16 +821,18 @@ static PyObject *store_prune(StoreObject *self, PyObject *unused)
 {
     core_state *st = get_state(self->module);
     struct tlsr_error err;
+    struct tlsr_attach *att;
     struct tlsr_store *store;
     int rc;
 
-    if (!store_ok(self))
+    if ((att = store_enter(self)) == NULL)
         return NULL;
     Py_BEGIN_ALLOW_THREADS
-    store = tlsr_attach_lock(self->att);
+    store = tlsr_attach_lock(att);
     rc = tlsr_store_prune(store, &err);
-    tlsr_attach_unlock(self->att);
+    tlsr_attach_unlock(att);
     Py_END_ALLOW_THREADS
+    store_leave(self);
     if (rc < 0)
         return raise_err(st, &err);
     return PyLong_FromLong(rc);
@@ -775,19 +842,68 @@ static PyObject *store_count(StoreObject *self, PyObject *unused)
 {
     core_state *st = get_state(self->module);
     struct tlsr_error err;
+    struct tlsr_attach *att;
     struct tlsr_store *store;
     int rc;
 
-    if (!store_ok(self))
+    if ((att = store_enter(self)) == NULL)
         return NULL;
     Py_BEGIN_ALLOW_THREADS
-    store = tlsr_attach_lock(self->att);
+    store = tlsr_attach_lock(att);
     rc = tlsr_store_count(store, &err);
-    tlsr_attach_unlock(self->att);
+    tlsr_attach_unlock(att);
     Py_END_ALLOW_THREADS
+    store_leave(self);
     if (rc < 0)
         return raise_err(st, &err);
     return PyLong_FromLong(rc);
+}
+
+/*
+ * The walk, without the GIL (it reads every file): entries are copied into
+ * a malloc'd array under the store lock, Python objects built after the
+ * unlock.  Never wait for the GIL while holding the lock: a thread holding
+ * the GIL may free an SSLContext whose release takes the same lock.
+ * Returns the count, or < 0 (a TLSR_E* code in err; TLSR_ENOMEM too).
+ */
+static int collect_entries(struct tlsr_attach *att,
+                           struct tlsr_store_entry **out,
+                           struct tlsr_error *err)
+{
+    struct tlsr_store_entry *v = NULL, *grown;
+    struct tlsr_store_iter *it;
+    struct tlsr_store *store;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+
+    store = tlsr_attach_lock(att);
+    it = tlsr_store_iter_new(store, err);
+    if (it == NULL)
+        rc = err->code != 0 ? err->code : TLSR_ESSL;
+    while (it != NULL) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            grown = cap > (size_t)INT_MAX ? NULL
+                                          : realloc(v, cap * sizeof(*v));
+            if (grown == NULL) {
+                err->code = rc = TLSR_ENOMEM;
+                snprintf(err->msg, sizeof(err->msg), "out of memory");
+                break;
+            }
+            v = grown;
+        }
+        if ((rc = tlsr_store_iter_next(it, &v[n], err)) != 1)
+            break;
+        n++;
+    }
+    tlsr_store_iter_free(it);
+    tlsr_attach_unlock(att);
+    if (rc < 0) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    return (int)n;
 }
 
 /* All entries as a list of (host, port, context, sealed, info dict). */
@@ -795,51 +911,33 @@ static PyObject *store_entries(StoreObject *self, PyObject *unused)
 {
     core_state *st = get_state(self->module);
     struct tlsr_error err;
-    struct tlsr_store_entry entry;
-    struct tlsr_store_iter *it;
-    struct tlsr_store *store;
+    struct tlsr_store_entry *v = NULL;
+    struct tlsr_attach *att;
     PyObject *list, *item, *info;
-    int rc = 0;
+    int i, n;
 
-    if (!store_ok(self))
+    if ((att = store_enter(self)) == NULL)
         return NULL;
-    if ((list = PyList_New(0)) == NULL)
-        return NULL;
-    /* The lock is held for the whole walk; Python objects are built with
-     * the GIL, which the callback never needs, so no deadlock. */
     Py_BEGIN_ALLOW_THREADS
-    store = tlsr_attach_lock(self->att);
+    n = collect_entries(att, &v, &err);
     Py_END_ALLOW_THREADS
-    it = tlsr_store_iter_new(store, &err);
-    if (it == NULL) {
-        tlsr_attach_unlock(self->att);
-        Py_DECREF(list);
+    store_leave(self);
+    if (n < 0)
         return raise_err(st, &err);
-    }
-    while ((rc = tlsr_store_iter_next(it, &entry, &err)) == 1) {
-        info = info_dict(&entry.info);
+    list = PyList_New(n);
+    for (i = 0; list != NULL && i < n; i++) {
+        info = info_dict(&v[i].info);
         item = info == NULL ? NULL
-                            : Py_BuildValue("(NiNON)", text(entry.host),
-                                            entry.port, text(entry.context),
-                                            entry.sealed ? Py_True : Py_False,
+                            : Py_BuildValue("(NiNON)", text(v[i].host),
+                                            v[i].port, text(v[i].context),
+                                            v[i].sealed ? Py_True : Py_False,
                                             info);
-        if (item == NULL || PyList_Append(list, item) < 0) {
-            Py_XDECREF(item);
-            rc = -1000;
-            break;
-        }
-        Py_DECREF(item);
+        if (item == NULL)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, i, item);
     }
-    tlsr_store_iter_free(it);
-    tlsr_attach_unlock(self->att);
-    if (rc == -1000) {
-        Py_DECREF(list);
-        return NULL;
-    }
-    if (rc < 0) {
-        Py_DECREF(list);
-        return raise_err(st, &err);
-    }
+    free(v);
     return list;
 }
 
@@ -950,13 +1048,32 @@ static PyMethodDef core_methods[] = {
 
 static PyTypeObject *ssl_type(PyObject *ssl_mod, const char *name)
 {
-    PyObject *t = PyObject_GetAttrString(ssl_mod, name);
+    PyObject *t;
 
+    if (PyErr_Occurred())       /* an earlier lookup failed */
+        return NULL;
+    t = PyObject_GetAttrString(ssl_mod, name);
     if (t != NULL && !PyType_Check(t)) {
         PyErr_Format(PyExc_ImportError, "_ssl.%s is not a type", name);
         Py_CLEAR(t);
     }
     return (PyTypeObject *)t;
+}
+
+/* A data descriptor of _ssl._SSLContext (a C getter), else ImportError. */
+static PyObject *context_getter(PyTypeObject *tp, const char *name)
+{
+    PyObject *g;
+
+    if (PyErr_Occurred())
+        return NULL;
+    g = PyObject_GetAttrString((PyObject *)tp, name);
+    if (g != NULL && Py_TYPE(g)->tp_descr_get == NULL) {
+        PyErr_Format(PyExc_ImportError, "_ssl._SSLContext.%s is not a getter",
+                     name);
+        Py_CLEAR(g);
+    }
+    return g;
 }
 
 static int core_exec(PyObject *m)
@@ -970,19 +1087,15 @@ static int core_exec(PyObject *m)
     st->session_type = ssl_type(ssl_mod, "SSLSession");
     st->context_type = ssl_type(ssl_mod, "_SSLContext");
     st->socket_type = ssl_type(ssl_mod, "_SSLSocket");
-    if (st->context_type != NULL) {
-        st->protocol_getter = PyObject_GetAttrString(
-            (PyObject *)st->context_type, "protocol");
-        if (st->protocol_getter != NULL
-            && Py_TYPE(st->protocol_getter)->tp_descr_get == NULL) {
-            PyErr_SetString(PyExc_ImportError,
-                            "_ssl._SSLContext.protocol is not a getter");
-            Py_CLEAR(st->protocol_getter);
-        }
-        if (st->protocol_getter == NULL) {
-            Py_DECREF(ssl_mod);
-            return -1;
-        }
+    if (!st->session_type || !st->context_type || !st->socket_type) {
+        Py_DECREF(ssl_mod);
+        return -1;
+    }
+    st->protocol_getter = context_getter(st->context_type, "protocol");
+    st->options_getter = context_getter(st->context_type, "options");
+    if (st->protocol_getter == NULL || st->options_getter == NULL) {
+        Py_DECREF(ssl_mod);
+        return -1;
     }
     {
         PyObject *p = PyObject_GetAttrString(ssl_mod, "PROTOCOL_TLS_SERVER");
@@ -994,8 +1107,6 @@ static int core_exec(PyObject *m)
         }
     }
     Py_DECREF(ssl_mod);
-    if (!st->session_type || !st->context_type || !st->socket_type)
-        return -1;
 
     dict = Py_BuildValue("{s:i,s:s}", "code", TLSR_EINVAL, "code_name",
                          "TLSR_EINVAL");
@@ -1041,6 +1152,7 @@ static int core_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->context_type);
     Py_VISIT(st->socket_type);
     Py_VISIT(st->protocol_getter);
+    Py_VISIT(st->options_getter);
     return 0;
 }
 
@@ -1053,6 +1165,7 @@ static int core_clear(PyObject *m)
     Py_CLEAR(st->context_type);
     Py_CLEAR(st->socket_type);
     Py_CLEAR(st->protocol_getter);
+    Py_CLEAR(st->options_getter);
     return 0;
 }
 

@@ -4,7 +4,7 @@ import os
 import ssl
 
 from . import _core
-from ._session import SessionInfo, _check_context
+from ._session import SessionInfo, _check_context, _error
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,11 +44,15 @@ class SessionStore:
         if seal_key is not None and not isinstance(seal_key, (bytes, bytearray,
                                                               memoryview)):
             raise TypeError("seal_key must be 32 bytes or None")
-        for name, v in (("max_tickets", max_tickets),
-                        ("max_entries", max_entries),
-                        ("max_lifetime", max_lifetime)):
+        for name, v, top in (("max_tickets", max_tickets, 0xFFFFFFFF),
+                             ("max_entries", max_entries, 0xFFFFFFFF),
+                             ("max_lifetime", max_lifetime, 2**63 - 1)):
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise TypeError("%s must be an int >= 0" % name)
+            # The C side takes unsigned int / long long: never truncate.
+            if v > top:
+                raise _error(_core.TLSR_EINVAL,
+                             "%s is too large (at most %d)" % (name, top))
         if ssl_context is not None:
             _check_context(ssl_context)
         self.path = os.fsdecode(path)

@@ -233,3 +233,27 @@ def test_non_utf8_alpn_is_reported_not_raised():
     info = tlsresume.inspect(bad)
     assert info.alpn == "\ufffd\ufffd"
     tlsresume.dumps(tlsresume.loads(bad, client_ctx()))
+
+
+def test_error_message_with_path_cut_inside_utf8_is_still_error(tmp_path):
+    # Core messages hold paths (any bytes) and are cut at 255 bytes, maybe
+    # inside a UTF-8 sequence: still tlsresume.Error, not UnicodeDecodeError.
+    for path in ("/proc/" + "\u00e9" * 200 + "/st", b"/proc/no\xffpe/st"):
+        with pytest.raises(tlsresume.Error) as ei:
+            tlsresume.SessionStore(path)
+        assert type(ei.value) is tlsresume.Error
+        assert ei.value.code < 0 and str(ei.value)
+
+
+def test_context_subclass_overriding_options_cannot_steer_the_guard(tmp_path):
+    # The SSL_CTX* guard compares OpenSSL's options with _ssl's own getter,
+    # not with whatever a subclass's .options returns.
+    class Odd(ssl.SSLContext):
+        @property
+        def options(self):
+            return 0
+
+    ctx = Odd(ssl.PROTOCOL_TLS_CLIENT)
+    store = tlsresume.SessionStore(tmp_path / "st")
+    assert tlsresume.attach(ctx, store) is ctx
+    tlsresume.detach(ctx)
