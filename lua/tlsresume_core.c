@@ -255,7 +255,13 @@ static int l_inspect(lua_State *L)
     struct tlsr_error err = {0, ""};
     struct tlsr_session_info info;
     struct ssl_session_st *sess;
-    int64_t now = (int64_t)luaL_optnumber(L, 2, 0);
+    lua_Number t = luaL_optnumber(L, 2, 0);
+    int64_t now;
+
+    /* Converting NaN or a double beyond int64 is undefined behaviour. */
+    if (!(t >= 0 && t < 9.2e18))
+        luaL_argerror(L, 2, "now must be a time in seconds (>= 0)");
+    now = (int64_t)t;
 
     if (lua_type(L, 1) == LUA_TSTRING) {
         size_t len;

@@ -99,11 +99,19 @@ local function fail(err)
 end
 M._fail = fail
 
+-- Sessions released by free(): a cdata pointer cannot be NULLed, so later
+-- use of that cdata raises instead of touching freed memory (weak keys).
+local freed = setmetatable({}, { __mode = "k" })
+
 -- A session from sslhandshake() (void*) or from deserialize().
 local function check_session(sess, n, fname)
     if type(sess) ~= "cdata" then
         error(("bad argument #%d to '%s' (session cdata expected, got %s)")
               :format(n, fname, type(sess)), 3)
+    end
+    if freed[sess] then
+        error(("bad argument #%d to '%s' (session was freed)")
+              :format(n, fname), 3)
     end
     -- Only session pointers: sslhandshake's void*, or our own type.  Any
     -- other cdata (a number, an array) is misuse, never cast.
@@ -160,9 +168,14 @@ function M.deserialize(bytes)
 end
 
 --- free(sess): release a deserialized session now instead of at GC.
+-- Freeing again is a no-op; any other later use raises.
 function M.free(sess)
+    if type(sess) == "cdata" and freed[sess] then
+        return
+    end
     local p = check_session(sess, 1, "free")
     ffi_gc(sess, nil)
+    freed[sess] = true
     C.tlsr_session_free(p)
 end
 
@@ -221,8 +234,10 @@ function M.inspect(sess, now)
         sess = s
     end
     p = check_session(sess, 1, "inspect")
-    if now ~= nil and type(now) ~= "number" then
-        error("bad argument #2 to 'inspect' (number expected)", 2)
+    if now ~= nil and not (type(now) == "number" and now >= 0
+                           and now < 9.2e18) then
+        error("bad argument #2 to 'inspect' (time in seconds >= 0 expected)",
+              2)
     end
     local err, info = err_t(), ffi_new("struct tlsr_session_info")
     if C.tlsr_session_inspect(p, now or 0, info, err) ~= 0 then

@@ -159,6 +159,17 @@ for _, b in ipairs(backends) do
             assert.has_error(function() T.set_id_context(sess, nil) end)
         end)
 
+        it("raises on a now that is not a time (NaN, huge, negative)",
+           function()
+            local bytes = S.read(S.vectors .. "/sessions/openssl-tls13-ec.der")
+            local sess = assert(T.deserialize(bytes))
+            for _, bad in ipairs({ 0 / 0, 1 / 0, 1e300, -1 }) do
+                assert.has_error(function() T.inspect(sess, bad) end)
+                assert.has_error(function() T.inspect(bytes, bad) end)
+            end
+            assert.are.equal(0, T.inspect(sess, 4e9).remaining)
+        end)
+
         it("never crashes on mangled bytes (truncations, flips, noise)",
            function()
             local good = S.read(S.vectors .. "/sessions/openssl-tls13-ec.der")
@@ -197,6 +208,27 @@ for _, b in ipairs(backends) do
                 check("0\130" .. table.concat(t))
             end
             check(("A"):rep(70000))
+        end)
+    end)
+end
+
+if jit then
+    describe("session cdata (FFI)", function()
+        local T = require "resty.tlsresume"
+        local bytes = S.read(S.vectors .. "/sessions/openssl-tls13-ec.der")
+
+        it("free() twice is a no-op and later use raises (no double free)",
+           function()
+            local sess = assert(T.deserialize(bytes))
+            T.free(sess)
+            T.free(sess)
+            assert.has_error(function() T.serialize(sess) end)
+            assert.has_error(function() T.inspect(sess) end)
+            assert.has_error(function() T.ticket(sess) end)
+            collectgarbage()
+            collectgarbage()
+            -- other sessions are unaffected
+            assert.truthy(T.serialize(assert(T.deserialize(bytes))))
         end)
     end)
 end
