@@ -5,8 +5,8 @@ Capture is in the C core (OpenSSL's new-session callback on the context's
 SSL_CTX: TLS 1.3 tickets arrive after the handshake, during reads).  This
 module only gives each connection its key before the handshake and offers
 the stored session, through the context's sslsocket_class / sslobject_class
-hooks (wrap_socket, http.client, urllib3, requests; wrap_bio, asyncio;
-httpx goes through the same two paths but is not tested here).
+hooks (wrap_socket, http.client, urllib3, requests, httpx sync; wrap_bio
+under asyncio or anyio: asyncio streams, httpx async).
 """
 import ssl
 import sys
@@ -60,7 +60,8 @@ class _ResumingSocketMixin:
             except OSError:
                 addr = None
             if addr is not None:
-                addr = _http_tunnel_target(addr, self.server_hostname)
+                addr = _tunnel_target(addr, self.server_hostname,
+                                      sys._getframe(1))
             if addr is not None:
                 _prepare(self, self._sslobj,
                          self.server_hostname or addr[0], addr[1],
@@ -79,26 +80,41 @@ def _inet_peer(addr):
     return None
 
 
-def _http_tunnel_target(addr, server_hostname):
-    """addr, or (host, port) of the target when the socket is an http.client
-    (urllib3, requests) CONNECT tunnel: the peer is then the proxy, whose
-    port is not the TLS server's.  The HTTPConnection wrapping this socket
-    is found on the call stack."""
+def _tunnel_origin(obj, proxy_port):
+    """(host, port) of the TLS server when obj is a client connection that
+    tunnels through the proxy at proxy_port (the socket's peer is then the
+    proxy, whose port is not the TLS server's): http.client's HTTPConnection
+    (urllib3, requests) after set_tunnel(), httpcore's tunnel and SOCKS
+    connections (httpx).  None when obj is no such tunnel."""
     client = sys.modules.get("http.client")
-    if client is None:
-        return addr
-    f = sys._getframe(3)
-    for _ in range(16):
-        if f is None:
+    if (client is not None and isinstance(obj, client.HTTPConnection)
+            and getattr(obj, "_tunnel_host", None)
+            and obj.port == proxy_port):
+        return obj._tunnel_host, obj._tunnel_port
+    if (type(obj).__module__.startswith("httpcore.")
+            and getattr(getattr(obj, "_proxy_origin", None), "port",
+                        None) == proxy_port):
+        origin = getattr(obj, "_remote_origin", None)
+        try:
+            return origin.host.decode("ascii"), origin.port
+        except (AttributeError, UnicodeDecodeError):
+            return "", None         # a tunnel we cannot read: no key
+    return None
+
+
+def _tunnel_target(addr, server_hostname, frame):
+    """addr, or the tunnel's target (host, port) when a proxy tunnel on the
+    call stack (from frame up) carries this connection; None when that
+    target cannot be told apart (no key rather than a guess)."""
+    for _ in range(32):
+        if frame is None:
             break
-        conn = f.f_locals.get("self")
-        if (isinstance(conn, client.HTTPConnection)
-                and getattr(conn, "_tunnel_host", None)
-                and conn.port == addr[1]):
-            if conn._tunnel_host != server_hostname:
+        target = _tunnel_origin(frame.f_locals.get("self"), addr[1])
+        if target is not None:
+            if target[0] != server_hostname:
                 return None         # cannot tell: no key
-            return _inet_peer((conn._tunnel_host, conn._tunnel_port))
-        f = f.f_back
+            return _inet_peer(target)
+        frame = frame.f_back
     return addr
 
 
@@ -150,9 +166,39 @@ def _asyncio_peer(sslobject):
     return None
 
 
+def _anyio_peer(sslobject):
+    """(host, port) of the byte stream under the anyio TLSStream (httpx
+    async, on asyncio or trio) whose handshake drives this SSLObject, found
+    on the call stack; the tunnel's target if that stream goes through a
+    proxy; None elsewhere."""
+    tls = sys.modules.get("anyio.streams.tls")
+    if tls is None:
+        return None
+    f = sys._getframe(2)
+    for _ in range(12):
+        if f is None:
+            break
+        obj = f.f_locals.get("self")
+        if (isinstance(obj, tls.TLSStream)
+                and getattr(obj, "_ssl_object", None) is sslobject):
+            from anyio.abc import SocketAttribute
+            try:
+                peer = obj.transport_stream.extra(
+                    SocketAttribute.remote_address)
+            except Exception:       # anyio's TypedAttributeLookupError
+                return None
+            peer = _inet_peer(peer)
+            if peer is None:
+                return None
+            return _tunnel_target(peer, sslobject.server_hostname, f)
+        f = f.f_back
+    return None
+
+
 class _ResumingObjectMixin:
     """SSLObject (wrap_bio): the port is set with set_peer() or found from
-    asyncio's transport; without one the connection is left alone."""
+    the asyncio or anyio stream driving the handshake; without one the
+    connection is left alone."""
 
     @classmethod
     def _create(cls, *args, **kw):
@@ -164,7 +210,8 @@ class _ResumingObjectMixin:
     def do_handshake(self):
         if not getattr(self, "_tlsr_ready", False):
             self._tlsr_ready = True
-            peer = getattr(self, "_tlsr_peer", None) or _asyncio_peer(self)
+            peer = (getattr(self, "_tlsr_peer", None) or _asyncio_peer(self)
+                    or _anyio_peer(self))
             if peer is not None:
                 _prepare(self, self._sslobj,
                          self.server_hostname or peer[0], peer[1],

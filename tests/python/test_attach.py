@@ -1,5 +1,6 @@
 """attach(context, store): connections made by unchanged application code
-(wrap_socket, http.client, urllib3, requests, asyncio, wrap_bio) resume
+(wrap_socket, http.client, urllib3, requests, asyncio, wrap_bio, httpx
+sync and async) resume
 from the store in a NEW process and save what they get.  Resumption is
 checked by the server's own report (its SSLSocket.session_reused)."""
 import ssl
@@ -10,7 +11,7 @@ import tlsresume
 from conftest import HELPERS, run_py, server_reports
 
 VIAS = ["wrap_socket", "http_client", "urllib3", "requests", "asyncio",
-        "wrap_bio"]
+        "wrap_bio", "httpx", "httpx_async"]
 
 
 @pytest.mark.parametrize("mode", ["tls12-sid", "tls12-ticket", "tls13"])

@@ -8,6 +8,9 @@ import socket
 import ssl
 import threading
 
+import httpx
+import pytest
+
 import tlsresume
 from conftest import server_reports
 
@@ -249,6 +252,36 @@ def test_http_client_tunnel_is_keyed_by_target_port_not_proxy_port(
             conn.request("GET", "/tunnel")
             json.loads(conn.getresponse().read())
             conn.close()
+        assert {(e.host, e.port) for e in store} == {("localhost", srv.port)}
+        assert [r["reused"] for r in server_reports(srv)] == [False, True]
+    finally:
+        proxy.close()
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_httpx_proxy_tunnel_is_keyed_by_target_port_not_proxy_port(
+        py_server, certs, tmp_path, flavour):
+    # httpx (httpcore) tunnels through a CONNECT proxy: sync over
+    # wrap_socket on the proxy's socket, async over an anyio TLSStream on
+    # it.  Either way the key is the target's port, never the proxy's.
+    srv = py_server("tls12-ticket")
+    proxy = _connect_proxy()
+    try:
+        store = tlsresume.SessionStore(tmp_path / "st")
+        ctx = tlsresume.attach(
+            ssl.create_default_context(cafile=str(certs[0])), store)
+        proxy_url = "http://127.0.0.1:%d" % proxy.getsockname()[1]
+        url = "https://localhost:%d/httpx-tunnel" % srv.port
+        for _ in range(2):
+            if flavour == "sync":
+                with httpx.Client(verify=ctx, proxy=proxy_url) as c:
+                    c.get(url).json()
+            else:
+                async def get():
+                    async with httpx.AsyncClient(verify=ctx,
+                                                 proxy=proxy_url) as c:
+                        return (await c.get(url)).json()
+                asyncio.run(get())
         assert {(e.host, e.port) for e in store} == {("localhost", srv.port)}
         assert [r["reused"] for r in server_reports(srv)] == [False, True]
     finally:

@@ -3,7 +3,8 @@ the way an application would (no tlsresume call at connection time).
 Prints JSON: the server's own report (its SSLSocket.session_reused).
 
 usage: attach_client.py VIA PORT CAFILE STORE [HOST]
-VIA: wrap_socket, urllib3, requests, asyncio, wrap_bio, http_client
+VIA: wrap_socket, urllib3, requests, asyncio, wrap_bio, http_client,
+     httpx (sync: wrap_socket), httpx_async (anyio on asyncio: wrap_bio)
 """
 import json
 import socket
@@ -117,6 +118,19 @@ elif via == "wrap_bio":
     out = body_of(data)
     out["client_reused"] = obj.session_reused
     raw.close()
+elif via == "httpx":
+    import httpx
+    with httpx.Client(verify=ctx) as client:
+        out = client.get(url).json()
+elif via == "httpx_async":
+    import asyncio
+    import httpx
+
+    async def main():
+        async with httpx.AsyncClient(verify=ctx) as client:
+            return (await client.get(url)).json()
+
+    out = asyncio.run(main())
 else:
     raise SystemExit("unknown via " + via)
 
