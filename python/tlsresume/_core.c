@@ -817,7 +817,10 @@ static PyObject *store_remove(StoreObject *self, PyObject *args)
     return PyLong_FromLong(rc);
 }
 
-static PyObject *store_prune(StoreObject *self, PyObject *unused)
+/* prune() and count(): a whole-store call without the GIL. */
+static PyObject *store_whole(StoreObject *self,
+                             int (*call)(struct tlsr_store *,
+                                         struct tlsr_error *))
 {
     core_state *st = get_state(self->module);
     struct tlsr_error err;
@@ -829,7 +832,7 @@ static PyObject *store_prune(StoreObject *self, PyObject *unused)
         return NULL;
     Py_BEGIN_ALLOW_THREADS
     store = tlsr_attach_lock(att);
-    rc = tlsr_store_prune(store, &err);
+    rc = call(store, &err);
     tlsr_attach_unlock(att);
     Py_END_ALLOW_THREADS
     store_leave(self);
@@ -838,25 +841,14 @@ static PyObject *store_prune(StoreObject *self, PyObject *unused)
     return PyLong_FromLong(rc);
 }
 
+static PyObject *store_prune(StoreObject *self, PyObject *unused)
+{
+    return store_whole(self, tlsr_store_prune);
+}
+
 static PyObject *store_count(StoreObject *self, PyObject *unused)
 {
-    core_state *st = get_state(self->module);
-    struct tlsr_error err;
-    struct tlsr_attach *att;
-    struct tlsr_store *store;
-    int rc;
-
-    if ((att = store_enter(self)) == NULL)
-        return NULL;
-    Py_BEGIN_ALLOW_THREADS
-    store = tlsr_attach_lock(att);
-    rc = tlsr_store_count(store, &err);
-    tlsr_attach_unlock(att);
-    Py_END_ALLOW_THREADS
-    store_leave(self);
-    if (rc < 0)
-        return raise_err(st, &err);
-    return PyLong_FromLong(rc);
+    return store_whole(self, tlsr_store_count);
 }
 
 /*
