@@ -10,6 +10,12 @@
  *   get cold     first get by a new store object (list, read, decode)
  *   get cached   repeated get of the same entry by one store object
  *   take         a TLS 1.3 ticket claimed by rename and removed
+ *   raw cold     the same tree read by bare syscalls, no store code: stat
+ *                a key directory chosen like the cold gets choose theirs,
+ *                open and list it, open+fstat+read+close its entry file.
+ *                Random lookups in a bigger tree cost the kernel more (the
+ *                dentry hash and CPU caches miss more); cold/raw shows what
+ *                the store itself adds at each size.
  * A full entry (with the RSA-2048 server certificate) is measured cold and
  * cached at the smallest size, to show what the in-process cache saves.
  * Ratios are over raw i2d_SSL_SESSION (put) and d2i_SSL_SESSION+free (get,
@@ -20,6 +26,7 @@
  * --cpu: process CPU time instead of wall time (the disk's waits left out).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -118,6 +125,82 @@ static void raw_fs(const char *parent, size_t len, double *write_us,
     }
     *read_us = (now_us() - t0) / n;
     nftw(dir, rm_one, 64, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Every key directory ("ab/<30 hex>") of the store at dir, so the raw
+ * baseline can pick one at random the way the cold gets do (their keys
+ * hash to random directories).  Not timed. */
+static char (*list_key_dirs(const char *dir, long *count))[40]
+{
+    char (*v)[40] = NULL, sub[700];
+    long n = 0, cap = 0;
+    DIR *top = opendir(dir), *d;
+    struct dirent *e, *f;
+
+    while (top != NULL && (e = readdir(top)) != NULL) {
+        if (e->d_name[0] == '.' || strlen(e->d_name) != 2)
+            continue;
+        snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name);
+        if ((d = opendir(sub)) == NULL)
+            continue;
+        while ((f = readdir(d)) != NULL) {
+            if (f->d_name[0] == '.' || strlen(f->d_name) > 32)
+                continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 4096;
+                if ((v = realloc(v, (size_t)cap * sizeof(*v))) == NULL)
+                    exit(1);
+            }
+            snprintf(v[n++], sizeof(v[0]), "%s/%s", e->d_name, f->d_name);
+        }
+        closedir(d);
+    }
+    if (top != NULL)
+        closedir(top);
+    *count = n;
+    return v;
+}
+
+/* The cold get's system calls alone, on the same tree: fstatat the key
+ * directory, open it, list it (getdents), open the first entry file,
+ * fstat, read, close both.  The key is chosen as cold_get chooses. */
+static double raw_cold(const char *dir, int n)
+{
+    char (*keys)[40], buf[8192], name[256];
+    long nkeys;
+    double total = 0;
+    int i, root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    keys = list_key_dirs(dir, &nkeys);
+    if (root < 0 || nkeys == 0)
+        exit(1);
+    for (i = 0; i < n; i++) {
+        const char *rel = keys[(i * 7919L) % nkeys];
+        struct dirent *e;
+        struct stat sb;
+        double t0 = now_us();
+        int kfd, fd;
+        DIR *d;
+
+        name[0] = '\0';
+        if (fstatat(root, rel, &sb, AT_SYMLINK_NOFOLLOW) != 0
+            || (kfd = openat(root, rel, O_RDONLY | O_DIRECTORY
+                             | O_CLOEXEC | O_NOFOLLOW)) < 0
+            || (d = fdopendir(kfd)) == NULL)
+            exit(1);
+        while ((e = readdir(d)) != NULL)
+            if (e->d_name[0] != '.')
+                snprintf(name, sizeof(name), "%s", e->d_name);
+        fd = openat(kfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0 || fstat(fd, &sb) != 0 || read(fd, buf, sizeof(buf)) <= 0)
+            exit(1);
+        close(fd);
+        closedir(d);
+        total += now_us() - t0;
+    }
+    close(root);
+    free(keys);
+    return total / n;
 }
 
 static struct tlsr_store *open_store(const char *dir, unsigned flags)
@@ -277,13 +360,13 @@ int main(int argc, char **argv)
     nftw(fulldir, rm_one, 64, FTW_DEPTH | FTW_PHYS);
 
     printf("lean entries (TLSR_STORE_LEAN), per operation:\n");
-    printf("%10s %10s %10s %10s %10s   %s\n", "entries", "put us",
-           "get cold", "get cached", "take us",
-           "ratios: put/i2d put/fs cold/d2i cached/d2i take/d2i");
+    printf("%10s %10s %10s %10s %10s %10s   %s\n", "entries", "put us",
+           "get cold", "raw cold", "get cached", "take us",
+           "ratios: put/i2d put/fs cold/raw cold/d2i cached/d2i take/d2i");
     st = open_store(dir, TLSR_STORE_LEAN);
     for (i = 0; i < nsizes; i++) {
         long target = sizes[i], k;
-        double t0, put, cold, hot, take;
+        double t0, put, cold, raw, hot, take;
         char host[64];
         int n;
 
@@ -295,6 +378,7 @@ int main(int argc, char **argv)
             put_or_die(st, have++, full);
         put = (now_us() - t0) / n;
         cold = cold_get(dir, TLSR_STORE_LEAN, have, 500);
+        raw = raw_cold(dir, 500);
         hot = cached_get(st, have / 2, 20000);
         /* Take 1000 tickets, then put them back to keep the size. */
         t0 = now_us();
@@ -312,10 +396,10 @@ int main(int argc, char **argv)
         take = (now_us() - t0) / 1000;
         for (k = 0; k < 1000; k++)
             put_or_die(st, (k * 7919L + 13) % have, full);
-        printf("%10ld %10.2f %10.2f %10.2f %10.2f   %7.1fx %5.1fx %7.1fx "
-               "%7.2fx %7.1fx\n", have, put, cold, hot, take, put / i2d_full,
-               put / fs_write, cold / d2i_lean, hot / d2i_lean,
-               take / d2i_lean);
+        printf("%10ld %10.2f %10.2f %10.2f %10.2f %10.2f   %7.1fx %5.1fx "
+               "%7.2fx %7.1fx %7.2fx %7.1fx\n", have, put, cold, raw, hot,
+               take, put / i2d_full, put / fs_write, cold / raw,
+               cold / d2i_lean, hot / d2i_lean, take / d2i_lean);
         fflush(stdout);
     }
     printf("\n(entries on disk: %d)\n", tlsr_store_count(st, &err));
