@@ -127,6 +127,21 @@ local function check_session(sess, n, fname)
 end
 M._check_session = check_session
 
+-- A store key's arguments, shared by the directory and shared-dict stores;
+-- errors point at the store method's caller (level 3).
+function M._check_key(host, port, context)
+    if type(host) ~= "string" then
+        error("bad argument #1 (host string expected)", 3)
+    end
+    if type(port) ~= "number" or port < 0 or port > 65535
+        or port ~= math.floor(port) then
+        error("bad argument #2 (port must be an integer 0..65535)", 3)
+    end
+    if context ~= nil and type(context) ~= "string" then
+        error("bad argument (context string expected)", 3)
+    end
+end
+
 local formats = { der = C.TLSR_FORMAT_DER, pem = C.TLSR_FORMAT_PEM }
 
 --- serialize(sess [, "der"|"pem" [, lean]]) -> bytes | nil, err, code

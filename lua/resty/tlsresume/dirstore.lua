@@ -7,7 +7,7 @@ local ffi = require "ffi"
 local bit = require "bit"
 
 local ffi_new, ffi_gc, ffi_string = ffi.new, ffi.gc, ffi.string
-local type, tonumber, error, floor = type, tonumber, error, math.floor
+local type, tonumber, error = type, tonumber, error
 
 local Store = {}
 Store.__index = Store
@@ -70,22 +70,9 @@ local function check_open(self)
     return self.p
 end
 
-local function check_key(host, port, context)
-    if type(host) ~= "string" then
-        error("bad argument #1 (host string expected)", 3)
-    end
-    if type(port) ~= "number" or port < 0 or port > 65535
-        or port ~= floor(port) then
-        error("bad argument #2 (port must be an integer 0..65535)", 3)
-    end
-    if context ~= nil and type(context) ~= "string" then
-        error("bad argument (context string expected)", 3)
-    end
-end
-
 function Store:put(host, port, sess, context)
     local p = check_open(self)
-    check_key(host, port, context)
+    self.T._check_key(host, port, context)
     local s = self.T._check_session(sess, 3, "put")
     local err = ffi_new("struct tlsr_error")
     if self.T.C.tlsr_store_put(p, host, port, context, s, err) ~= 0 then
@@ -96,7 +83,7 @@ end
 
 local function lookup(self, take, host, port, context)
     local p = check_open(self)
-    check_key(host, port, context)
+    self.T._check_key(host, port, context)
     local C = self.T.C
     local err = ffi_new("struct tlsr_error")
     local s = take and C.tlsr_store_take(p, host, port, context, err)
@@ -117,7 +104,7 @@ end
 
 function Store:remove(host, port, context)
     local p = check_open(self)
-    check_key(host, port, context)
+    self.T._check_key(host, port, context)
     local err = ffi_new("struct tlsr_error")
     local n = self.T.C.tlsr_store_remove(p, host, port, context, err)
     if n < 0 then

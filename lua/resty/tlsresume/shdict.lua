@@ -22,7 +22,7 @@
 local T = require "resty.tlsresume"
 
 local ngx = ngx
-local type, tonumber, error, floor = type, tonumber, error, math.floor
+local type, tonumber, error = type, tonumber, error
 local now = ngx and ngx.time or os.time
 
 local _M = {}
@@ -55,19 +55,6 @@ function _M.new(dict, opts)
     }, Store)
 end
 
-local function check_key(host, port, context)
-    if type(host) ~= "string" then
-        error("bad argument #1 (host string expected)", 3)
-    end
-    if type(port) ~= "number" or port < 0 or port > 65535
-        or port ~= floor(port) then
-        error("bad argument #2 (port must be an integer 0..65535)", 3)
-    end
-    if context ~= nil and type(context) ~= "string" then
-        error("bad argument (context string expected)", 3)
-    end
-end
-
 -- Length-prefixed parts: no host, port or context can collide with another.
 local function key(self, host, port, context)
     context = context or ""
@@ -86,7 +73,7 @@ end
 
 --- put(host, port, sess [, context]) -> true | nil, err, code
 function Store:put(host, port, sess, context)
-    check_key(host, port, context)
+    T._check_key(host, port, context)
     local info, err, code = T.inspect(sess)
     if not info then
         return nil, err, code
@@ -144,7 +131,7 @@ local function usable(v, t)
 end
 
 local function lookup(self, take, host, port, context)
-    check_key(host, port, context)
+    T._check_key(host, port, context)
     local k = key(self, host, port, context)
     local dict, t = self.dict, now()
     local lk = k .. "#t"
@@ -183,7 +170,7 @@ end
 
 --- remove(host, port [, context]) -> number of entries removed
 function Store:remove(host, port, context)
-    check_key(host, port, context)
+    T._check_key(host, port, context)
     local k = key(self, host, port, context)
     local dict = self.dict
     local n = 0
