@@ -80,6 +80,19 @@ def _inet_peer(addr):
     return None
 
 
+def _caller_self(frame, depth, match):
+    """The first `self` on the call stack from frame up (depth frames at
+    most) for which match(self) is true, with its frame; (None, None)."""
+    for _ in range(depth):
+        if frame is None:
+            break
+        obj = frame.f_locals.get("self")
+        if match(obj):
+            return obj, frame
+        frame = frame.f_back
+    return None, None
+
+
 def _tunnel_origin(obj, proxy_port):
     """(host, port) of the TLS server when obj is a client connection that
     tunnels through the proxy at proxy_port (the socket's peer is then the
@@ -106,16 +119,14 @@ def _tunnel_target(addr, server_hostname, frame):
     """addr, or the tunnel's target (host, port) when a proxy tunnel on the
     call stack (from frame up) carries this connection; None when that
     target cannot be told apart (no key rather than a guess)."""
-    for _ in range(32):
-        if frame is None:
-            break
-        target = _tunnel_origin(frame.f_locals.get("self"), addr[1])
-        if target is not None:
-            if target[0] != server_hostname:
-                return None         # cannot tell: no key
-            return _inet_peer(target)
-        frame = frame.f_back
-    return addr
+    conn, _ = _caller_self(
+        frame, 32, lambda obj: _tunnel_origin(obj, addr[1]) is not None)
+    if conn is None:
+        return addr
+    target = _tunnel_origin(conn, addr[1])
+    if target[0] != server_hostname:
+        return None                 # cannot tell: no key
+    return _inet_peer(target)
 
 
 def _drives(proto, sslobject):
@@ -150,20 +161,15 @@ def _asyncio_peer(sslobject):
     sslproto = sys.modules.get("asyncio.sslproto")
     if sslproto is None:        # asyncio not in use
         return None
-    f = sys._getframe(2)
-    for _ in range(12):
-        if f is None:
-            break
-        obj = f.f_locals.get("self")
-        if (isinstance(obj, sslproto.SSLProtocol)
-                and _drives(obj, sslobject)):
-            if _upgraded(obj):
-                return None     # start_tls(): the peer may be a proxy
-            tr = getattr(obj, "_transport", None)
-            peer = tr.get_extra_info("peername") if tr is not None else None
-            return _inet_peer(peer)
-        f = f.f_back
-    return None
+    proto, _ = _caller_self(
+        sys._getframe(2), 12,
+        lambda obj: (isinstance(obj, sslproto.SSLProtocol)
+                     and _drives(obj, sslobject)))
+    if proto is None or _upgraded(proto):
+        return None     # start_tls(): the peer may be a proxy
+    tr = getattr(proto, "_transport", None)
+    peer = tr.get_extra_info("peername") if tr is not None else None
+    return _inet_peer(peer)
 
 
 def _anyio_peer(sslobject):
@@ -174,25 +180,21 @@ def _anyio_peer(sslobject):
     tls = sys.modules.get("anyio.streams.tls")
     if tls is None:
         return None
-    f = sys._getframe(2)
-    for _ in range(12):
-        if f is None:
-            break
-        obj = f.f_locals.get("self")
-        if (isinstance(obj, tls.TLSStream)
-                and getattr(obj, "_ssl_object", None) is sslobject):
-            from anyio.abc import SocketAttribute
-            try:
-                peer = obj.transport_stream.extra(
-                    SocketAttribute.remote_address)
-            except Exception:       # anyio's TypedAttributeLookupError
-                return None
-            peer = _inet_peer(peer)
-            if peer is None:
-                return None
-            return _tunnel_target(peer, sslobject.server_hostname, f)
-        f = f.f_back
-    return None
+    stream, frame = _caller_self(
+        sys._getframe(2), 12,
+        lambda obj: (isinstance(obj, tls.TLSStream)
+                     and getattr(obj, "_ssl_object", None) is sslobject))
+    if stream is None:
+        return None
+    from anyio.abc import SocketAttribute
+    try:
+        peer = stream.transport_stream.extra(SocketAttribute.remote_address)
+    except Exception:       # anyio's TypedAttributeLookupError
+        return None
+    peer = _inet_peer(peer)
+    if peer is None:
+        return None
+    return _tunnel_target(peer, sslobject.server_hostname, frame)
 
 
 class _ResumingObjectMixin:
