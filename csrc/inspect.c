@@ -198,6 +198,7 @@ TLSR_EXPORT int tlsr_session_inspect(const SSL_SESSION *sess, int64_t now,
     unsigned int n;
     size_t sn;
     unsigned long hint;
+    int64_t life;
     X509 *peer;
     int rc;
 
@@ -231,15 +232,7 @@ TLSR_EXPORT int tlsr_session_inspect(const SSL_SESSION *sess, int64_t now,
     memcpy(info->sid_ctx, p, n);
     info->sid_ctx_len = n;
 
-    info->time = SSL_SESSION_get_time(sess);
-    info->timeout = SSL_SESSION_get_timeout(sess);
-    /* Both come from the DER as any int64: saturate, never overflow. */
-    info->expires = sat_add(info->time, info->timeout);
-    if (now == 0)
-        now = (int64_t)time(NULL);
-    info->remaining = info->expires > now ? sat_sub(info->expires, now) : 0;
     info->resumable = SSL_SESSION_is_resumable(sess);
-
     info->has_ticket = SSL_SESSION_has_ticket(sess);
     p = NULL;
     sn = 0;
@@ -248,6 +241,21 @@ TLSR_EXPORT int tlsr_session_inspect(const SSL_SESSION *sess, int64_t now,
     hint = SSL_SESSION_get_ticket_lifetime_hint(sess);
     info->ticket_lifetime_hint = hint > UINT32_MAX ? UINT32_MAX
                                                    : (uint32_t)hint;
+
+    info->time = SSL_SESSION_get_time(sess);
+    info->timeout = SSL_SESSION_get_timeout(sess);
+    /* When the session stops being usable: the server's ticket lifetime
+     * hint when it is shorter than OpenSSL's timeout (the store's rule,
+     * tlsri_session_expires, without its max_lifetime).  time and timeout
+     * come from the DER as any int64: saturate, never overflow. */
+    life = info->timeout;
+    if (info->has_ticket && info->ticket_lifetime_hint > 0
+        && (int64_t)info->ticket_lifetime_hint < life)
+        life = info->ticket_lifetime_hint;
+    info->expires = sat_add(info->time, life);
+    if (now == 0)
+        now = (int64_t)time(NULL);
+    info->remaining = info->expires > now ? sat_sub(info->expires, now) : 0;
     info->max_early_data = SSL_SESSION_get_max_early_data(sess);
 
     p = NULL;

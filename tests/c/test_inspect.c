@@ -153,7 +153,13 @@ static void inspect_matches_openssl_getters(void)
         CHECK_EQ_INT(info.sid_ctx_len, n);
         CHECK_EQ_INT(info.time, SSL_SESSION_get_time(f.sess));
         CHECK_EQ_INT(info.timeout, SSL_SESSION_get_timeout(f.sess));
-        CHECK_EQ_INT(info.expires, info.time + info.timeout);
+        /* Usable until the shorter of timeout and a ticket's hint. */
+        CHECK_EQ_INT(info.expires,
+                     info.time + (info.has_ticket
+                                  && info.ticket_lifetime_hint > 0
+                                  && info.ticket_lifetime_hint < info.timeout
+                                  ? (int64_t)info.ticket_lifetime_hint
+                                  : info.timeout));
         CHECK(info.remaining > 0 && info.remaining <= info.timeout);
         CHECK_EQ_INT(info.resumable, SSL_SESSION_is_resumable(f.sess));
         CHECK_EQ_INT(info.resumable, 1);
@@ -291,6 +297,44 @@ static void remaining_is_counted_from_now_and_never_negative(void)
     CHECK_CODE(tlsr_session_inspect(f.sess, 0, &info, &err), 0, &err);
     CHECK_EQ_INT(info.remaining, 0);
     fixture_free(&f);
+}
+
+/* A ticket whose lifetime hint (600 s) is shorter than OpenSSL's timeout
+ * (7200 s) stops being usable after the hint: inspect reports what the
+ * store uses, not "7199 s left" (issue 9). */
+static void test_regression_expires_uses_ticket_lifetime_hint(void)
+{
+    struct fixture f;
+    struct tlsr_session_info info;
+    struct tlsr_error err;
+    int v, reused = -1;
+
+    for (v = TLS1_2_VERSION; v <= TLS1_3_VERSION; v++) {
+        f.server = tp_server_ctx(TP_EC, v);
+        f.client = tp_client_ctx(v);
+        f.sess = f.server_sess = NULL;
+        CHECK(f.server != NULL && f.client != NULL);
+        /* The server's session timeout is the hint it sends. */
+        SSL_CTX_set_timeout(f.server, 600);
+        f.sess = tp_connect2(f.server, f.client, NULL, &reused,
+                             &f.server_sess);
+        CHECK(f.sess != NULL && SSL_SESSION_has_ticket(f.sess));
+        CHECK_EQ_INT(SSL_SESSION_get_ticket_lifetime_hint(f.sess), 600);
+        CHECK(SSL_SESSION_set_time(f.sess, 1000000) != 0);
+        CHECK(SSL_SESSION_set_timeout(f.sess, 7200) != 0);
+        CHECK_CODE(tlsr_session_inspect(f.sess, 1000001, &info, &err), 0,
+                   &err);
+        CHECK_EQ_INT(info.timeout, 7200);       /* OpenSSL's, unchanged */
+        CHECK_EQ_INT(info.ticket_lifetime_hint, 600);
+        CHECK_EQ_INT(info.expires, 1000600);
+        CHECK_EQ_INT(info.remaining, 599);
+        /* A hint longer than the timeout does not extend it. */
+        CHECK(SSL_SESSION_set_timeout(f.sess, 300) != 0);
+        CHECK_CODE(tlsr_session_inspect(f.sess, 1000001, &info, &err), 0,
+                   &err);
+        CHECK_EQ_INT(info.expires, 1000300);
+        fixture_free(&f);
+    }
 }
 
 /* time and timeout come from the DER as any int64, now from the caller:
@@ -494,6 +538,7 @@ TESTS(T(inspect_matches_openssl_getters),
       T(inspect_reports_peer_certificate),
       T(inspect_agrees_with_openssl_sess_id_text),
       T(remaining_is_counted_from_now_and_never_negative),
+      T(test_regression_expires_uses_ticket_lifetime_hint),
       T(far_future_time_and_extreme_now_saturate),
       T(acked_sni_is_reported_on_both_sides),
       T(inspect_reports_selected_alpn),

@@ -276,6 +276,43 @@ static void refuses_group_or_world_writable_dir(void)
     rm_store(p);
 }
 
+/* ssh's rule: missing parents are made 0700, an existing directory that
+ * others cannot write (0755) is used as it is, a shared sticky one (/tmp)
+ * is refused with advice that does not break it. */
+static void dir_rule_parents_0755_and_sticky(void)
+{
+    const char *p = tmp_store();
+    char deep[128], mid[128];
+    mode_t old = umask(022);
+    struct tlsr_store *st;
+    struct tlsr_error err;
+    struct stat sb;
+
+    snprintf(mid, sizeof(mid), "%s/a", p);
+    snprintf(deep, sizeof(deep), "%s/a/b/", p);
+    st = tlsr_store_open(deep, NULL, &err);
+    umask(old);
+    CHECK(st != NULL);
+    tlsr_store_free(st);
+    CHECK(stat(mid, &sb) == 0 && (sb.st_mode & 07777) == 0700);
+    CHECK(stat(deep, &sb) == 0 && (sb.st_mode & 07777) == 0700);
+    CHECK(chmod(deep, 0755) == 0);
+    st = tlsr_store_open(deep, NULL, &err);
+    CHECK(st != NULL);
+    tlsr_store_free(st);
+    CHECK(stat(deep, &sb) == 0 && (sb.st_mode & 07777) == 0755);
+    CHECK(chmod(deep, 01777) == 0);
+    CHECK(tlsr_store_open(deep, NULL, &err) == NULL);
+    CHECK_EQ_INT(err.code, TLSR_EPERM);
+    CHECK(strstr(err.msg, "shared with other users") != NULL);
+    CHECK(strstr(err.msg, "subdirectory") != NULL);
+    CHECK(strstr(err.msg, "chmod") == NULL);
+    CHECK(chmod(deep, 0775) == 0);
+    CHECK(tlsr_store_open(deep, NULL, &err) == NULL);
+    CHECK(strstr(err.msg, "mode 0775") != NULL);
+    rm_store(p);
+}
+
 static void refuses_dir_owned_by_another_user(void)
 {
     const char *p = tmp_store();
@@ -1256,6 +1293,7 @@ TESTS(T(options_have_documented_defaults), T(bad_arguments_are_einval),
       T(wrong_seal_key_length_is_ekey),
       T(dir_0700_and_files_0600_whatever_the_umask),
       T(refuses_group_or_world_writable_dir),
+      T(dir_rule_parents_0755_and_sticky),
       T(refuses_dir_owned_by_another_user),
       T(not_resumable_session_is_refused),
       T(session_flagged_not_resumable_in_memory_is_stored),

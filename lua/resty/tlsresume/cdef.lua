@@ -123,13 +123,15 @@ struct tlsr_session_info {
     uint32_t sid_ctx_len;
     int64_t time;                   /* creation, Unix seconds */
     int64_t timeout;                /* seconds */
-    int64_t expires;                /* time + timeout */
-    int64_t remaining;              /* seconds left at "now", >= 0 */
+    /* When the session stops being usable: time + the smaller of timeout
+     * and, for a ticket, a nonzero ticket_lifetime_hint (as the store). */
+    int64_t expires;
+    int64_t remaining;              /* expires - "now", >= 0 */
     int resumable;                  /* SSL_SESSION_is_resumable */
     int has_ticket;
     uint32_t ticket_len;            /* bytes: see tlsr_session_get_ticket */
     uint32_t ticket_lifetime_hint;  /* seconds */
-    uint32_t ticket_age_add;
+    uint32_t ticket_age_add;        /* RFC 8446 4.6.1 age mask: not printed */
     int has_ticket_age_add;
     uint32_t max_early_data;
     char alpn[256];                 /* selected protocol, "" if none */
@@ -213,7 +215,7 @@ struct tlsr_store_options {
 struct tlsr_store_entry {
     char host[256];
     int port;
-    char context[256];
+    char context[256];          /* the key's scope ("" if none) */
     int sealed;
     struct tlsr_session_info info;
 };
@@ -223,7 +225,14 @@ struct tlsr_store *tlsr_store_open(const char *path,
                                    const struct tlsr_store_options *opts,
                                    struct tlsr_error *err);
 void tlsr_store_free(struct tlsr_store *store);
-/* context may be NULL or "" (none). */
+/*
+ * Keys are (host, port, context): context is the key's scope, the name the
+ * bindings use (Python and Lua scope=), a free string separating sessions
+ * of one server made under different settings; NULL or "" is none.
+ * tlsr_store_open creates missing parent directories (0700) and refuses a
+ * directory that others can write or another user owns; one that others
+ * cannot write (0755) is used as it is.
+ */
 int tlsr_store_put(struct tlsr_store *store, const char *host, int port,
                    const char *context, struct ssl_session_st *sess,
                    struct tlsr_error *err);
@@ -282,7 +291,8 @@ int tlsr_attach_ctx(struct tlsr_attach *att, struct ssl_ctx_st *ctx,
 /*
  * Key under which ssl's sessions are saved; call before the handshake.
  * app_data, if not NULL, must equal SSL_get_app_data(ssl) (bindings that
- * found the SSL* by layout check it so).  Without a key, the callback uses
+ * found the SSL* by layout check it so).  context is the key's scope (see
+ * tlsr_store_put).  Without a key, the callback uses
  * SNI (or the peer address) and the socket's peer port.  A keyed connection
  * holds a reference to the context's attach until it is freed, so detaching
  * while it is live is safe; detach a context used by unkeyed connections
