@@ -7,6 +7,7 @@ another process.
 
     store = tlsresume.SessionStore("~/.cache/myapp/tls")
     tlsresume.attach(ctx, store)                      # automatic, any client
+    http = tlsresume.requests_session(store)          # requests, resuming
 
 Supported: CPython 3.8 to 3.14 on Linux with the system OpenSSL (>= 1.1.1,
 the same libssl as Python's _ssl: checked at import).  Tested on 3.11.
@@ -24,6 +25,7 @@ from ._session import (Error, SessionInfo, dumps, inspect, loads,  # noqa: E402
                        ticket)
 from ._store import SessionStore, StoreEntry  # noqa: E402
 from ._attach import attach, client_context, detach, set_peer  # noqa: E402
+from ._requests import requests_session  # noqa: E402
 
 __version__ = _core.versions()[0]
 
@@ -38,4 +40,4 @@ del _c, _n
 
 __all__ = ["Error", "SessionInfo", "SessionStore", "StoreEntry", "attach",
            "client_context", "codes", "detach", "dumps", "inspect", "loads",
-           "set_peer", "ticket"]
+           "requests_session", "set_peer", "ticket"]

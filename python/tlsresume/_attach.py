@@ -20,11 +20,11 @@ _ATTR = "_tlsresume_attached"
 
 
 class _Attached:
-    __slots__ = ("store", "store_context", "socket_base", "object_base")
+    __slots__ = ("store", "scope", "socket_base", "object_base")
 
-    def __init__(self, store, store_context, socket_base, object_base):
+    def __init__(self, store, scope, socket_base, object_base):
         self.store = store
-        self.store_context = store_context
+        self.scope = scope
         self.socket_base = socket_base
         self.object_base = object_base
 
@@ -37,15 +37,34 @@ def _prepare(conn, sslobj, host, port, offered):
     # Persistence is an optimization: a store that fails (unreadable,
     # sealed under another key) must not fail the caller's connection.
     try:
-        _core.attach_connection(sslobj, host, port, att.store_context)
+        _core.attach_connection(sslobj, host, port, att.scope)
         if not offered:
-            sess = att.store.take(host, port, att.store_context,
-                                  ssl_context=conn.context)
+            sess = att.store.take(host, port, conn.context, scope=att.scope)
             if sess is not None:
                 sslobj.session = sess
     except (ValueError, RuntimeError) as e:     # Error is a ValueError
         warnings.warn("tlsresume: not resuming %s:%d: %s" % (host, port, e),
-                      RuntimeWarning, stacklevel=4)
+                      RuntimeWarning, stacklevel=_caller_level())
+
+
+# Modules between the application and _prepare(): a warning names the
+# first line outside them (the caller's), not ssl.py.
+_INTERNAL = ("tlsresume", "ssl", "http", "urllib", "urllib3", "requests",
+             "httpx", "httpcore", "anyio", "asyncio", "socket", "selectors",
+             "contextlib", "trio", "sniffio", "concurrent", "threading")
+
+
+def _caller_level():
+    """warnings.warn stacklevel of the first frame, from _prepare()'s caller
+    up, whose module is not one of _INTERNAL (3.12's skip_file_prefixes,
+    for 3.8 too)."""
+    frame, level = sys._getframe(2), 2
+    while frame is not None:
+        mod = frame.f_globals.get("__name__", "") or ""
+        if mod.split(".", 1)[0] not in _INTERNAL:
+            return level
+        frame, level = frame.f_back, level + 1
+    return 2
 
 
 class _ResumingSocketMixin:
@@ -233,20 +252,27 @@ def set_peer(sslobject, port, host=None):
     sslobject._tlsr_peer = (host, port)
 
 
-def attach(context, store, *, store_context=""):
+def attach(context, store, *, scope=""):
     """Make every client connection made with context resume from store and
-    save new sessions into it.  Returns context."""
+    save new sessions into it.  Returns context.  Attaching a context that
+    is already attached to another store (or scope) is refused: detach()
+    it first; the same store and scope again is a no-op."""
     _check_context(context)
     if not isinstance(store, SessionStore):
         raise TypeError("store must be a tlsresume.SessionStore")
-    if not isinstance(store_context, str):
-        raise TypeError("store_context must be a str")
+    if not isinstance(scope, str):
+        raise TypeError("scope must be a str, not %s" % type(scope).__name__)
     old = getattr(context, _ATTR, None)
-    sock_base = old.socket_base if old else context.sslsocket_class
-    obj_base = old.object_base if old else context.sslobject_class
+    if old is not None:
+        if old.store is store and old.scope == scope:
+            return context
+        raise _error(_core.TLSR_EINVAL, "this context is already attached to "
+                     "%r (scope %r): detach() it first" % (old.store,
+                                                            old.scope))
+    sock_base = context.sslsocket_class
+    obj_base = context.sslobject_class
     store._store.attach_context(context)
-    setattr(context, _ATTR,
-            _Attached(store, store_context, sock_base, obj_base))
+    setattr(context, _ATTR, _Attached(store, scope, sock_base, obj_base))
     context.sslsocket_class = type(
         "Resuming" + sock_base.__name__, (_ResumingSocketMixin, sock_base), {})
     context.sslobject_class = type(
@@ -265,7 +291,6 @@ def detach(context):
     delattr(context, _ATTR)
 
 
-def client_context(store, *, store_context="", **kw):
+def client_context(store, *, scope="", **kw):
     """ssl.create_default_context(**kw), attached to store."""
-    return attach(ssl.create_default_context(**kw), store,
-                  store_context=store_context)
+    return attach(ssl.create_default_context(**kw), store, scope=scope)

@@ -64,7 +64,12 @@ def _short_hex(b, n=8):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class SessionInfo:
-    """What a session holds (never its secret: only master_key_len)."""
+    """What a session holds (never its secret: only master_key_len).
+
+    expires / remaining: when the session stops being usable, as the store
+    decides it (the ticket's lifetime hint when shorter than timeout).
+    The TLS 1.3 ticket_age_add (RFC 8446 4.6.1: it hides a ticket's age
+    from observers) is left out, though it is no key material."""
     protocol_version: int
     protocol_name: str
     cipher_id: int
@@ -80,8 +85,6 @@ class SessionInfo:
     has_ticket: bool
     ticket_len: int
     ticket_lifetime_hint: int
-    ticket_age_add: int
-    has_ticket_age_add: bool
     max_early_data: int
     alpn: str
     sni: str
@@ -115,7 +118,13 @@ class SessionInfo:
                    ", peer=%s" % self.peer_subject if self.has_peer else ""))
 
 
+# What _core reports and SessionInfo leaves out (see its docstring).
+_HIDDEN = ("ticket_age_add", "has_ticket_age_add")
+
+
 def info_from_dict(d):
+    for k in _HIDDEN:
+        d.pop(k, None)
     return SessionInfo(**d)
 
 
@@ -123,7 +132,7 @@ def inspect(session_or_bytes):
     """SessionInfo of an ssl.SSLSession, or of DER / PEM bytes."""
     if isinstance(session_or_bytes, str):
         raise TypeError("expected ssl.SSLSession or bytes, not str")
-    return SessionInfo(**_core.inspect(session_or_bytes))
+    return info_from_dict(_core.inspect(session_or_bytes))
 
 
 def ticket(session_or_bytes):

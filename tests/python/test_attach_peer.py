@@ -40,7 +40,7 @@ def test_asyncio_inner_handshake_never_gets_outer_connections_port(
     ctx = tlsresume.attach(ssl.create_default_context(cafile=str(certs[0])),
                            store)
     _get(ctx, srv.port)
-    assert store.get("localhost", srv.port, ssl_context=ctx) is not None
+    assert store.get("localhost", srv.port, ctx) is not None
     inner, state = {}, {}
 
     class Outer(asyncio.Protocol):

@@ -46,7 +46,7 @@ def test_put_get_take_tls12(store, s_server, certs, tmp_path):
     assert t.id == s.id
     assert len(store) == 1             # a TLS 1.2 session stays
     assert store.get("localhost", srv.port + 1) is None
-    assert store.get("localhost", srv.port, "other") is None
+    assert store.get("localhost", srv.port, scope="other") is None
 
 
 def test_tls13_tickets_are_single_use(store, s_server, certs, tmp_path):
@@ -59,10 +59,10 @@ def test_tls13_tickets_are_single_use(store, s_server, certs, tmp_path):
 
 def test_iteration_remove_and_permissions(store, s_server, certs, tmp_path):
     srv, s = live_session(s_server, certs, tmp_path, "tls12-sid")
-    store.put("localhost", srv.port, s, context="a")
+    store.put("localhost", srv.port, s, scope="a")
     store.put("example.org", 443, s)
     entries = sorted(store, key=lambda e: e.host)
-    assert [(e.host, e.port, e.context) for e in entries] == [
+    assert [(e.host, e.port, e.scope) for e in entries] == [
         ("example.org", 443, ""), ("localhost", srv.port, "a")]
     assert entries[0].info.session_id == s.id
     assert not entries[0].sealed
@@ -80,11 +80,11 @@ def test_sealed_store(tmp_path, s_server, certs):
     with tlsresume.SessionStore(tmp_path / "sealed", seal_key=key) as st:
         st.put("localhost", srv.port, s)
         assert next(iter(st)).sealed
-        assert st.get("localhost", srv.port, ssl_context=CTX).id == s.id
+        assert st.get("localhost", srv.port, CTX).id == s.id
     with tlsresume.SessionStore(tmp_path / "sealed",
                                 seal_key=os.urandom(32)) as st:
         with pytest.raises(tlsresume.Error) as ei:
-            st.get("localhost", srv.port, ssl_context=CTX)
+            st.get("localhost", srv.port, CTX)
         assert ei.value.code == tlsresume.codes["TLSR_ESEAL"]
     with pytest.raises(tlsresume.Error) as ei:
         tlsresume.SessionStore(tmp_path / "bad", seal_key=b"short")
@@ -167,3 +167,63 @@ def test_store_across_processes(s_server, certs, tmp_path, mode):
     assert runs[0] == {"offered": False, "reused": False}
     assert runs[1] == {"offered": True, "reused": True}
     assert runs[2] == {"offered": True, "reused": True}
+
+
+def test_regression_store_dir_parents_and_tilde(tmp_path, monkeypatch):
+    # The README's SessionStore("/var/cache/myapp/tls") and "~/.cache/x":
+    # missing parents are made 0700 whatever the umask, "~" is expanded.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    os.mkdir(tmp_path / "home", 0o755)
+    old = os.umask(0o002)
+    try:
+        with tlsresume.SessionStore("~/.cache/myapp/tls") as st:
+            assert st.path == str(tmp_path / "home/.cache/myapp/tls")
+            assert len(st) == 0
+    finally:
+        os.umask(old)
+    for d in (".cache", ".cache/myapp", ".cache/myapp/tls"):
+        assert stat.S_IMODE(os.stat(tmp_path / "home" / d).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(tmp_path / "home").st_mode) == 0o755
+
+
+def test_regression_store_dir_rule_is_sshs(tmp_path):
+    # One that others cannot write is used and left as it is; one that the
+    # group or others can write (os.makedirs under umask 002) is refused.
+    d = tmp_path / "shared"
+    os.mkdir(d)
+    os.chmod(d, 0o755)
+    tlsresume.SessionStore(d).close()
+    assert stat.S_IMODE(os.stat(d).st_mode) == 0o755
+    os.chmod(d, 0o775)
+    with pytest.raises(tlsresume.Error, match=r"mode 0775\): chmod go-w"):
+        tlsresume.SessionStore(d)
+
+
+@pytest.mark.parametrize("shared", ["/tmp", "sticky"])
+def test_regression_store_in_tmp_says_use_a_subdirectory(tmp_path, shared):
+    # /tmp is 1777: not "mode 777: chmod 700 it", which would break /tmp.
+    if shared == "sticky":
+        shared = tmp_path / "sticky"
+        os.mkdir(shared)
+        os.chmod(shared, 0o1777)
+    with pytest.raises(tlsresume.Error) as ei:
+        tlsresume.SessionStore(shared)
+    msg = str(ei.value)
+    assert "shared with other users" in msg and "subdirectory" in msg
+    assert "chmod" not in msg
+    assert ei.value.code == tlsresume.codes["TLSR_EPERM"]
+
+
+def test_get_takes_the_ssl_context_and_scope_is_a_keyword(store, tmp_path):
+    # Python's convention: context is an ssl.SSLContext (as in wrap_socket,
+    # urlopen); the key's discriminator is scope=.
+    s = vec("python-tls13-ec.der")
+    other = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    with pytest.raises(TypeError, match="scope="):
+        store.get("h", 443, "a-scope")
+    with pytest.raises(TypeError):
+        store.put("h", 443, s, "a-scope")       # scope is keyword-only
+    with pytest.raises(TypeError, match="scope must be a str"):
+        store.remove("h", 443, scope=1)
+    assert store.get("h", 443, other, scope="x") is None
+    assert store.take("h", 443, context=other) is None
