@@ -2,15 +2,18 @@
 
     tlsresume inspect FILE [--json]        (FILE: PEM or DER, - for stdin)
     tlsresume demo [--tls 1.2|1.3] [--runs N]
-    tlsresume store ls PATH [--json]
-    tlsresume store prune PATH
-    tlsresume store rm PATH HOST PORT [--context C]
+    tlsresume store ls PATH [--json] [--seal-key-file F]
+    tlsresume store prune PATH [--seal-key-file F]
+    tlsresume store rm PATH HOST PORT [--scope S]
 
-Nothing secret is printed: the master secret / PSK only by its length.
+Nothing secret is printed: the master secret / PSK only by its length, and
+not the TLS 1.3 ticket_age_add (it hides a ticket's age from observers).
+Errors are one line on stderr and exit status 1.
 """
 import argparse
 import datetime
 import json
+import os
 import sys
 
 from . import _session, _store
@@ -83,9 +86,22 @@ def format_text(info, ticket=b""):
     return "\n".join(out)
 
 
+def _read_input(path):
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise _Fail("cannot read %s: %s" % (path, e.strerror or e)) from None
+
+
+class _Fail(Exception):
+    """A one-line error for stderr."""
+
+
 def cmd_inspect(a):
-    data = (sys.stdin.buffer.read() if a.file == "-"
-            else open(a.file, "rb").read())
+    data = _read_input(a.file)
     info = _session.inspect(data)
     if a.json:
         d = info.as_dict()
@@ -96,12 +112,67 @@ def cmd_inspect(a):
     return 0
 
 
+def _as_owner(path):
+    """Run as the store's owner when root meets a store another user owns
+    (nginx workers as nobody): the store refuses directories owned by
+    others, and whatever prune or rm leave stays the owner's.  Root may
+    become any user; this process does nothing else afterwards."""
+    if os.geteuid() != 0:
+        return
+    try:
+        sb = os.stat(os.path.expanduser(path))
+    except OSError:
+        return              # the store's own error says why
+    if sb.st_uid == 0 or sb.st_mode & 0o1002 == 0o1002:
+        return              # root's, or shared like /tmp: refused as such
+    os.setgroups([])
+    os.setresgid(sb.st_gid, sb.st_gid, sb.st_gid)
+    os.setresuid(sb.st_uid, sb.st_uid, sb.st_uid)
+    print("tlsresume: %s is owned by uid %d: running as that user"
+          % (path, sb.st_uid), file=sys.stderr)
+
+
 def _open_store(a):
     key = None
-    if getattr(a, "seal_key_file", None):
-        with open(a.seal_key_file, "rb") as f:
-            key = f.read()
+    if a.seal_key_file:
+        try:
+            with open(a.seal_key_file, "rb") as f:
+                key = f.read()
+        except OSError as e:
+            raise _Fail("cannot read %s: %s" % (a.seal_key_file,
+                                                e.strerror or e)) from None
+    # Listing or pruning never creates a store (SessionStore would).
+    if not os.path.isdir(os.path.expanduser(a.path)):
+        raise _Fail("no store directory at %s" % a.path)
+    _as_owner(a.path)
     return _store.SessionStore(a.path, seal_key=key)
+
+
+def _left(seconds):
+    if seconds <= 0:
+        return "expired"
+    if seconds < 100:
+        return "%ds" % seconds
+    if seconds < 6000:
+        return "%dm%02ds" % divmod(seconds, 60)
+    if seconds < 100 * 3600:
+        return "%dh%02dm" % (seconds // 3600, seconds // 60 % 60)
+    return "%dd" % (seconds // 86400)
+
+
+def _cut(text, width):
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def _ls_line(e):
+    """One entry in 80 columns: key, protocol, what resumes, time left."""
+    i = e.info
+    key = "%s:%d%s" % (e.host, e.port, " (%s)" % e.scope if e.scope else "")
+    what = (("ticket %dB" % i.ticket_len) if i.has_ticket
+            else "id " + i.session_id.hex()[:8])
+    return "%-42s %-7s %-12s %7s%s" % (
+        _cut(key, 42), i.protocol_name, what, _left(i.remaining),
+        "  sealed" if e.sealed else "")
 
 
 def cmd_store(a):
@@ -110,72 +181,128 @@ def cmd_store(a):
             entries = list(st)
             if a.json:
                 print(json.dumps([{"host": e.host, "port": e.port,
-                                   "context": e.context, "sealed": e.sealed,
+                                   "scope": e.scope, "sealed": e.sealed,
                                    "info": e.info.as_dict()}
                                   for e in entries], indent=2))
                 return 0
+            if entries:
+                print("%-42s %-7s %-12s %7s" % ("HOST:PORT (SCOPE)", "PROTO",
+                                                "RESUMES BY", "LEFT"))
             for e in entries:
-                i = e.info
-                print("%s:%d%s  %s %s  %s  %ds left%s" % (
-                    e.host, e.port, " [%s]" % e.context if e.context else "",
-                    i.protocol_name, i.cipher_name,
-                    ("ticket %dB" % i.ticket_len) if i.has_ticket
-                    else "id " + i.session_id.hex()[:16],
-                    i.remaining, "  sealed" if e.sealed else ""))
-            print("%d entries" % len(entries))
+                print(_ls_line(e))
+            print("%d entr%s" % (len(entries),
+                                 "y" if len(entries) == 1 else "ies"))
         elif a.action == "prune":
             print("removed %d" % st.prune())
         elif a.action == "rm":
-            print("removed %d" % st.remove(a.host, a.port, a.context))
+            print("removed %d" % st.remove(a.host, a.port, scope=a.scope))
     return 0
 
 
-def main(argv=None):
+def _demo(a):
+    from . import _demo
+    return _demo.run(a)
+
+
+def _demo_client(a):
+    from . import _demo
+    return _demo.client(a)
+
+
+EXAMPLES = {
+    "inspect": "example:\n  openssl s_client -connect example.org:443 "
+               "-sess_out s.pem </dev/null\n  tlsresume inspect s.pem\n"
+               "  tlsresume inspect --json - < s.der",
+    "demo": "example:\n  tlsresume demo --tls 1.2 --runs 3",
+    "store": "example:\n  tlsresume store ls ~/.cache/myapp/tls",
+    "ls": "example:\n  tlsresume store ls ~/.cache/myapp/tls\n"
+          "  tlsresume store ls --json --seal-key-file key.bin /var/cache/tls",
+    "prune": "example:\n  tlsresume store prune ~/.cache/myapp/tls",
+    "rm": "example:\n  tlsresume store rm ~/.cache/myapp/tls example.org 443",
+}
+
+
+def _parser():
     ap = argparse.ArgumentParser(
         prog="tlsresume",
-        description="Save, resume and inspect TLS sessions.")
-    sub = ap.add_subparsers(dest="cmd", required=True)
+        description="Save, resume and inspect TLS sessions.",
+        epilog="example:\n  tlsresume inspect session.pem\n"
+               "  tlsresume store ls ~/.cache/myapp/tls",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    # metavar lists the public commands: _demo-client (one process of the
+    # demo) is internal and has no help line.
+    sub = ap.add_subparsers(dest="cmd", required=True,
+                            metavar="{inspect,demo,store}")
 
-    p = sub.add_parser("inspect", help="show a session file (PEM or DER)")
+    def add(parent, name, hlp):
+        return parent.add_parser(
+            name, help=hlp, description=hlp[:1].upper() + hlp[1:] + ".",
+            epilog=EXAMPLES[name],
+            formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    p = add(sub, "inspect", "show a session file (PEM or DER)")
     p.add_argument("file", help="session file, - for stdin")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="JSON output")
     p.set_defaults(func=cmd_inspect)
 
-    p = sub.add_parser("demo", help="save a session in one process and "
-                       "resume it in new ones against a local server")
+    p = add(sub, "demo", "save a session in one process and resume it in "
+            "new ones against a local server")
     p.add_argument("--tls", choices=["1.2", "1.3"], default="1.3")
     p.add_argument("--runs", type=int, default=4)
-    p.set_defaults(func=lambda a: __import__(
-        "tlsresume._demo", fromlist=["run"]).run(a))
+    p.set_defaults(func=_demo)
 
-    p = sub.add_parser("_demo-client")      # internal: one demo process
+    p = sub.add_parser("_demo-client")
     p.add_argument("port", type=int)
     p.add_argument("cafile")
     p.add_argument("store")
-    p.set_defaults(func=lambda a: __import__(
-        "tlsresume._demo", fromlist=["client"]).client(a))
+    p.set_defaults(func=_demo_client)
 
-    p = sub.add_parser("store", help="list, prune or remove store entries")
+    p = add(sub, "store", "list, prune or remove store entries")
     ssub = p.add_subparsers(dest="action", required=True)
-    for name, hlp in (("ls", "list entries"), ("prune", "remove expired"),
-                      ("rm", "remove a key's entries")):
-        q = ssub.add_parser(name, help=hlp)
-        q.add_argument("path")
-        q.add_argument("--seal-key-file")
-        if name == "ls":
-            q.add_argument("--json", action="store_true")
+    for name, hlp in (("ls", "list entries (80 columns, or --json)"),
+                      ("prune", "remove expired and surplus entries"),
+                      ("rm", "remove every entry of a key")):
+        q = add(ssub, name, hlp)
+        q.add_argument("path", help="store directory")
         if name == "rm":
             q.add_argument("host")
             q.add_argument("port", type=int)
-            q.add_argument("--context", default="")
+            q.add_argument("--scope", default="",
+                           help="the key's scope (default: none)")
+        q.add_argument("--seal-key-file", metavar="FILE",
+                       help="the 32-byte key of a sealed store")
+        if name == "ls":
+            q.add_argument("--json", action="store_true", help="JSON output")
         q.set_defaults(func=cmd_store)
+    return ap
 
-    a = ap.parse_args(argv)
+
+def _message(a, e):
+    msg = str(e).replace("\n", " ")
+    if isinstance(e, _session.Error):
+        if (e.code_name == "TLSR_ESEAL" and "no key" in msg
+                and not getattr(a, "seal_key_file", None)):
+            msg += ": give it with --seal-key-file FILE"
+        return "%s (%s)" % (msg, e.code_name)
+    if isinstance(e, OSError) and e.strerror:
+        return "%s%s" % (e.strerror, ": %s" % e.filename if e.filename
+                         else "")
+    return msg
+
+
+def main(argv=None):
+    a = _parser().parse_args(argv)
     try:
         return a.func(a)
-    except _session.Error as e:
-        print("tlsresume: %s (%s)" % (e, e.code_name), file=sys.stderr)
+    except BrokenPipeError:
+        # `tlsresume inspect F | head`: the reader left.  Point stdout at
+        # /dev/null so the interpreter's final flush stays quiet, and exit
+        # 1 (the recipe in Python's signal module documentation).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return 1
-    except OSError as e:
-        print("tlsresume: %s" % e, file=sys.stderr)
+    except (_Fail, _session.Error, OSError) as e:
+        print("tlsresume: %s" % _message(a, e), file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 130
