@@ -1,10 +1,13 @@
 import ssl
 from os import PathLike
-from typing import Dict, Iterator, Literal, Optional, Union
+from typing import Any, Dict, Iterator, List, Literal, Optional, Union
+
+import requests
 
 _Bytes = Union[bytes, bytearray, memoryview]
 
 __version__: str
+__all__: List[str]
 codes: Dict[str, int]
 
 class Error(ValueError):
@@ -27,8 +30,6 @@ class SessionInfo:
     has_ticket: bool
     ticket_len: int
     ticket_lifetime_hint: int
-    ticket_age_add: int
-    has_ticket_age_add: bool
     max_early_data: int
     alpn: str
     sni: str
@@ -47,7 +48,7 @@ class SessionInfo:
 class StoreEntry:
     host: str
     port: int
-    context: str
+    scope: str
     sealed: bool
     info: SessionInfo
 
@@ -65,15 +66,15 @@ class SessionStore:
                  max_entries: int = ..., max_lifetime: int = ...,
                  lean: bool = ...,
                  ssl_context: Optional[ssl.SSLContext] = ...) -> None: ...
-    def put(self, host: str, port: int, session: ssl.SSLSession,
-            context: str = ...) -> None: ...
-    def get(self, host: str, port: int, context: str = ..., *,
-            ssl_context: Optional[ssl.SSLContext] = ...
-            ) -> Optional[ssl.SSLSession]: ...
-    def take(self, host: str, port: int, context: str = ..., *,
-             ssl_context: Optional[ssl.SSLContext] = ...
-             ) -> Optional[ssl.SSLSession]: ...
-    def remove(self, host: str, port: int, context: str = ...) -> int: ...
+    def put(self, host: str, port: int, session: ssl.SSLSession, *,
+            scope: str = ...) -> None: ...
+    def get(self, host: str, port: int,
+            context: Optional[ssl.SSLContext] = ..., *,
+            scope: str = ...) -> Optional[ssl.SSLSession]: ...
+    def take(self, host: str, port: int,
+             context: Optional[ssl.SSLContext] = ..., *,
+             scope: str = ...) -> Optional[ssl.SSLSession]: ...
+    def remove(self, host: str, port: int, *, scope: str = ...) -> int: ...
     def prune(self) -> int: ...
     def __len__(self) -> int: ...
     def __iter__(self) -> Iterator[StoreEntry]: ...
@@ -82,9 +83,12 @@ class SessionStore:
     def __exit__(self, *exc: object) -> None: ...
 
 def attach(context: ssl.SSLContext, store: SessionStore, *,
-           store_context: str = ...) -> ssl.SSLContext: ...
+           scope: str = ...) -> ssl.SSLContext: ...
 def detach(context: ssl.SSLContext) -> None: ...
-def client_context(store: SessionStore, *, store_context: str = ...,
-                   **kw: object) -> ssl.SSLContext: ...
+def client_context(store: SessionStore, *, scope: str = ...,
+                   **kw: Any) -> ssl.SSLContext: ...
+def requests_session(store: SessionStore,
+                     context: Optional[ssl.SSLContext] = ..., *,
+                     scope: str = ...) -> "requests.Session": ...
 def set_peer(sslobject: ssl.SSLObject, port: int,
              host: Optional[str] = ...) -> None: ...
