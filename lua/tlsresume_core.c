@@ -883,7 +883,7 @@ int luaopen_tlsresume_core(lua_State *L)
     lua_pushnumber(L, (lua_Number)tlsr_openssl_version_num());
     lua_setfield(L, -2, "openssl_version_num");
     lua_newtable(L);
-    for (c = TLSR_OK; c >= TLSR_ESSL; c--)
+    for (c = TLSR_OK; c >= TLSR_ETRUST; c--)
         set_code(L, c);
     lua_setfield(L, -2, "codes");
     return 1;
