@@ -247,7 +247,7 @@ static double cold_get(const char *dir, unsigned flags, long n_keys, int n)
 
         host_of(host, sizeof(host), (long)((i * 7919L) % n_keys));
         t0 = now_us();
-        s = tlsr_store_get(st, host, 443, NULL, &err);
+        s = tlsr_store_get(st, host, 443, NULL, NULL, NULL, &err);
         total += now_us() - t0;
         if (s == NULL) {
             fprintf(stderr, "store_bench: get: %s\n", err.msg);
@@ -269,10 +269,10 @@ static double cached_get(struct tlsr_store *st, long key, int n)
     host_of(host, sizeof(host), key);
     /* The listing is cached once its directory has been quiet 100 ms. */
     usleep(150 * 1000);
-    SSL_SESSION_free(tlsr_store_get(st, host, 443, NULL, &err));
+    SSL_SESSION_free(tlsr_store_get(st, host, 443, NULL, NULL, NULL, &err));
     t0 = now_us();
     for (i = 0; i < n; i++)
-        SSL_SESSION_free(tlsr_store_get(st, host, 443, NULL, &err));
+        SSL_SESSION_free(tlsr_store_get(st, host, 443, NULL, NULL, NULL, &err));
     return (now_us() - t0) / n;
 }
 
@@ -386,7 +386,7 @@ int main(int argc, char **argv)
             SSL_SESSION *s;
 
             host_of(host, sizeof(host), (k * 7919L + 13) % have);
-            s = tlsr_store_take(st, host, 443, NULL, &err);
+            s = tlsr_store_take(st, host, 443, NULL, NULL, NULL, &err);
             if (s == NULL) {
                 fprintf(stderr, "store_bench: take: %s\n", err.msg);
                 return 1;

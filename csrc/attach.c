@@ -17,6 +17,7 @@
 #include <openssl/ssl.h>
 
 #include "internal.h"
+#include "trust.h"
 
 struct tlsr_attach {
     pthread_mutex_t lock;       /* serializes store calls and refs */
@@ -155,6 +156,8 @@ static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
 
     if (SSL_is_server(ssl))
         return 0;
+    /* While the SSL is at hand: what verified the server (csrc/trust.c). */
+    tlsri_trust_capture(ssl, sess);
     key = SSL_get_ex_data(ssl, ssl_index);
     if (key != NULL) {
         att = key->att;     /* the connection's own reference */

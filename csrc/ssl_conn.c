@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 
 #include "internal.h"
+#include "trust.h"
 
 TLSR_EXPORT int tlsr_ssl_check(struct ssl_st *ssl, int fd, int want_server,
                                struct tlsr_error *err)
@@ -29,6 +30,7 @@ TLSR_EXPORT struct ssl_session_st *tlsr_ssl_get1_session(struct ssl_st *ssl,
                                                          struct tlsr_error *err)
 {
     SSL_SESSION *sess;
+    struct tlsr_trust made;
 
     tlsri_error_clear(err);
     if (ssl == NULL) {
@@ -54,13 +56,24 @@ TLSR_EXPORT struct ssl_session_st *tlsr_ssl_get1_session(struct ssl_st *ssl,
                             : "session not resumable");
         return NULL;
     }
+    /* Keep what verified it, for the stores and tlsr_ssl_set_session.  A
+     * session that already has one (it resumed) keeps it. */
+    if (tlsr_session_get_trust(sess, &made, NULL) != TLSR_OK
+        && (tlsr_trust_from_ssl(ssl, &made, err) != TLSR_OK
+            || tlsr_session_set1_trust(sess, &made, err) != TLSR_OK)) {
+        SSL_SESSION_free(sess);
+        return NULL;
+    }
     return sess;
 }
 
 TLSR_EXPORT int tlsr_ssl_set_session(struct ssl_st *ssl,
                                      struct ssl_session_st *sess,
-                                     struct tlsr_error *err)
+                                           struct tlsr_error *err)
 {
+    struct tlsr_trust policy;
+    int rc;
+
     tlsri_error_clear(err);
     if (ssl == NULL || sess == NULL)
         return tlsri_error_set(err, TLSR_EINVAL, "ssl or session is NULL");
@@ -70,6 +83,10 @@ TLSR_EXPORT int tlsr_ssl_set_session(struct ssl_st *ssl,
     if (!SSL_in_before(ssl))
         return tlsri_error_set(err, TLSR_EINVAL,
                                "handshake already started");
+    if ((rc = tlsr_trust_policy_ssl(ssl, &policy, err)) != TLSR_OK
+        || (rc = tlsri_trust_check_session(sess, &policy, SSL_get_SSL_CTX(ssl),
+                                           err)) != TLSR_OK)
+        return rc;
     if (SSL_set_session(ssl, sess) != 1)
         return tlsri_error_ssl(err, TLSR_ESSL, "SSL_set_session");
     return TLSR_OK;

@@ -428,6 +428,10 @@ static SSL_SESSION *load(struct tlsr_store *st, int kfd, const char *rel,
             SSL_SESSION_free(sess);     /* whose it is is unknown: a miss */
             sess = NULL;
             tlsri_error_ssl(err, TLSR_ESSL, "cannot hash the entry's key");
+        } else if (rc == TLSR_OK
+                   && tlsr_session_set1_trust(sess, &meta.trust, err) != 0) {
+            SSL_SESSION_free(sess);     /* a record lost is a miss */
+            sess = NULL;
         } else if (rc == TLSR_OK) {
             int64_t e = tlsri_session_expires(sess, st->max_lifetime);
 
@@ -440,13 +444,14 @@ static SSL_SESSION *load(struct tlsr_store *st, int kfd, const char *rel,
     return sess;
 }
 
-/* Keep the most telling failure seen: sealing, then corruption, then I/O. */
+/* Keep the most telling failure seen: trust, sealing, corruption, I/O. */
 static void note(struct tlsr_error *best, const struct tlsr_error *e)
 {
-    static const int rank[] = { TLSR_ESEAL, TLSR_ECORRUPT, TLSR_EIO };
+    static const int rank[] = { TLSR_ETRUST, TLSR_ESEAL, TLSR_ECORRUPT,
+                                TLSR_EIO };
     int i, a = 99, b = 99;
 
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < 4; i++) {
         if (rank[i] == e->code)
             a = i;
         if (rank[i] == best->code)
@@ -456,8 +461,24 @@ static void note(struct tlsr_error *best, const struct tlsr_error *e)
         *best = *e;
 }
 
+/* The policy's verdict on a store session; one without a record (never
+ * from a read, which attaches one) counts as unverified. */
+static int allowed(const SSL_SESSION *sess, const struct tlsr_trust *policy,
+                   const SSL_CTX *ctx, struct tlsr_error *e)
+{
+    struct tlsr_trust made;
+
+    if (policy == NULL || !policy->verify)
+        return 1;
+    if (tlsr_session_get_trust(sess, &made, NULL) != TLSR_OK)
+        memset(&made, 0, sizeof(made));
+    e->code = 0;
+    return tlsr_trust_check(&made, policy, ctx, e) == TLSR_OK;
+}
+
 static SSL_SESSION *fetch(struct tlsr_store *st, const char *host, int port,
                           const char *context, int take,
+                          const struct tlsr_trust *policy, const SSL_CTX *ctx,
                           struct tlsr_error *err)
 {
     struct tlsri_name cached[TLSRI_DIR_NAMES], *names = cached, *listed = NULL;
@@ -537,6 +558,12 @@ static SSL_SESSION *fetch(struct tlsr_store *st, const char *host, int port,
                 dropped += drop_entry(st, kfd, key.dir, names[i].name);
             continue;
         }
+        /* Refused entries stay: another context may be allowed them. */
+        if (!allowed(sess, policy, ctx, &e)) {
+            note(&best, &e);
+            SSL_SESSION_free(sess);
+            continue;
+        }
         if (take && SSL_SESSION_get_protocol_version(sess) == TLS1_3_VERSION) {
             /* Single use: whoever renames the ticket away owns it. */
             SSL_SESSION_free(sess);
@@ -549,7 +576,7 @@ static SSL_SESSION *fetch(struct tlsr_store *st, const char *host, int port,
             unlinkat(kfd, claim, 0);
             tlsri_cache_drop(st, rel);
             if (sess == NULL || CRYPTO_memcmp(digest, key.digest, 32) != 0
-                || expires <= now) {
+                || expires <= now || !allowed(sess, policy, ctx, &e)) {
                 if (sess == NULL)
                     note(&best, &e);
                 SSL_SESSION_free(sess);
@@ -581,17 +608,21 @@ static SSL_SESSION *fetch(struct tlsr_store *st, const char *host, int port,
 TLSR_EXPORT SSL_SESSION *tlsr_store_get(struct tlsr_store *st,
                                         const char *host, int port,
                                         const char *context,
+                                        const struct tlsr_trust *policy,
+                                        const SSL_CTX *ctx,
                                         struct tlsr_error *err)
 {
-    return fetch(st, host, port, context, 0, err);
+    return fetch(st, host, port, context, 0, policy, ctx, err);
 }
 
 TLSR_EXPORT SSL_SESSION *tlsr_store_take(struct tlsr_store *st,
                                          const char *host, int port,
                                          const char *context,
+                                         const struct tlsr_trust *policy,
+                                         const SSL_CTX *ctx,
                                          struct tlsr_error *err)
 {
-    return fetch(st, host, port, context, 1, err);
+    return fetch(st, host, port, context, 1, policy, ctx, err);
 }
 
 TLSR_EXPORT int tlsr_store_remove(struct tlsr_store *st, const char *host,

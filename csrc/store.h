@@ -98,6 +98,7 @@ struct tlsri_entry_meta {
     int64_t time;
     int64_t expires;
     int sealed;
+    struct tlsr_trust trust;        /* all zero: unverified */
 };
 
 /* ---- keys and names (store_key.c) ---- */

@@ -8,6 +8,7 @@
  *   kind t13
  *   time 1763900000
  *   expires 1763907200
+ *   trust 1 ...           (what verified the session: csrc/trust.c)
  *   check <SHA-256 of all other bytes, hex>  (unsealed only)
  *   -----BEGIN SSL SESSION PARAMETERS-----   (unsealed: the PEM block that
  *   ...                                        openssl sess_id reads; it
@@ -34,6 +35,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "trust.h"
 
 static const char MAGIC[] = "tlsresume-store-entry 1\n";
 static const char PEM_BEGIN[] = "-----BEGIN ";
@@ -102,6 +104,8 @@ static int unescape(char *out, size_t cap, const char *s, const char *e)
             s += 3;
             if (c == 0)
                 return -1;
+        } else if (c <= 0x20 || c >= 0x7f) {
+            return -1;      /* escape() writes these as %XX: never raw */
         } else {
             s++;
         }
@@ -146,23 +150,33 @@ static int check_line(const uint8_t *head, size_t head_len,
 }
 
 static int write_header(char *h, size_t cap, const struct tlsri_key *key,
-                        int kind, int64_t t, int64_t expires)
+                        int kind, int64_t t, int64_t expires,
+                        const SSL_SESSION *sess)
 {
     char ehost[3 * 256], ectx[3 * 256];
+    struct tlsr_trust made;
+    int n, tn;
 
+    /* No record: kept as unverified, offered to non-verifying policies. */
+    if (tlsr_session_get_trust(sess, &made, NULL) != TLSR_OK)
+        memset(&made, 0, sizeof(made));
     escape(ehost, key->host);
     escape(ectx, key->context);
-    return snprintf(h, cap,
-                    "%shost %s\nport %d\ncontext %s\nkind t%d\n"
-                    "time %" PRId64 "\nexpires %" PRId64 "\n",
-                    MAGIC, ehost, key->port, ectx, kind, t, expires);
+    n = snprintf(h, cap,
+                 "%shost %s\nport %d\ncontext %s\nkind t%d\n"
+                 "time %" PRId64 "\nexpires %" PRId64 "\n",
+                 MAGIC, ehost, key->port, ectx, kind, t, expires);
+    if (n < 0 || (size_t)n >= cap)
+        return -1;
+    tn = tlsri_trust_encode(&made, h + n, cap - (size_t)n);
+    return tn < 0 ? -1 : n + tn;
 }
 
 int tlsri_entry_encode(struct tlsr_store *st, const struct tlsri_key *key,
                        SSL_SESSION *sess, int kind, int64_t expires,
                        uint8_t **out, size_t *out_len, struct tlsr_error *err)
 {
-    char header[2048];
+    char header[4096];
     unsigned int flags = (st->flags & TLSR_STORE_LEAN) ? TLSR_SERIALIZE_LEAN
                                                        : 0;
     int hl, rc;
@@ -172,7 +186,7 @@ int tlsri_entry_encode(struct tlsr_store *st, const struct tlsri_key *key,
     *out = NULL;
     *out_len = 0;
     hl = write_header(header, sizeof(header), key, kind,
-                      (int64_t)SSL_SESSION_get_time(sess), expires);
+                      (int64_t)SSL_SESSION_get_time(sess), expires, sess);
     if (hl < 0 || (size_t)hl >= sizeof(header))
         return tlsri_error_set(err, TLSR_EINVAL, "entry header too long");
     rc = tlsr_session_serialize(sess, st->sealed ? TLSR_FORMAT_DER
@@ -391,6 +405,12 @@ int tlsri_entry_decode(struct tlsr_store *st, const uint8_t *buf, size_t len,
     if (field(&p, end, "expires", &vs, &ve) != 0
         || num(vs, ve, INT64_MIN / 2, INT64_MAX / 2, &meta->expires) != 0)
         return corrupt(err, "bad expires line");
+    /* Entries written before trust records had none: unverified. */
+    if ((size_t)(end - p) >= 6 && memcmp(p, "trust ", 6) == 0) {
+        if (field(&p, end, "trust", &vs, &ve) != 0
+            || tlsri_trust_decode(vs, ve, &meta->trust) != 0)
+            return corrupt(err, "bad trust line");
+    }
     if ((size_t)(end - p) >= 5 && memcmp(p, "seal ", 5) == 0) {
         meta->sealed = 1;
         return decode_sealed(st, buf, p, end, sess, err);

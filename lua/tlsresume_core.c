@@ -16,6 +16,8 @@
 #include <lua.h>
 #include <lauxlib.h>
 
+#include <openssl/ssl.h>
+
 #include "tlsresume.h"
 
 #define SESSION_MT "tlsresume.session"
@@ -646,15 +648,31 @@ static int l_store_put(lua_State *L)
     return 1;
 }
 
+/* get/take(host, port [, scope [, conn]]): with a LuaSec connection (not
+ * yet handshaken), only sessions it may resume under the trust rule; without
+ * one, any (set_session still refuses what conn would not verify). */
 static int store_lookup(lua_State *L, int take)
 {
     struct tlsr_store *st = check_store(L, 1);
     struct key k = check_key(L, 2, 4);
     struct tlsr_error err = {0, ""};
-    struct lsession *ls = new_lsession(L);
+    struct tlsr_trust policy, *pp = NULL;
+    const struct ssl_ctx_st *ctx = NULL;
+    struct lsession *ls;
 
-    ls->sess = take ? tlsr_store_take(st, k.host, k.port, k.context, &err)
-                    : tlsr_store_get(st, k.host, k.port, k.context, &err);
+    if (!lua_isnoneornil(L, 5)) {
+        struct lsec_ssl *c = check_luasec(L, 5);
+
+        if (tlsr_trust_policy_ssl(c->ssl, &policy, &err) != 0)
+            return push_error(L, &err);
+        pp = &policy;
+        ctx = SSL_get_SSL_CTX(c->ssl);
+    }
+    ls = new_lsession(L);
+    ls->sess = take ? tlsr_store_take(st, k.host, k.port, k.context, pp, ctx,
+                                      &err)
+                    : tlsr_store_get(st, k.host, k.port, k.context, pp, ctx,
+                                     &err);
     if (ls->sess == NULL)
         return push_error(L, &err);
     return 1;
@@ -883,7 +901,7 @@ int luaopen_tlsresume_core(lua_State *L)
     lua_pushnumber(L, (lua_Number)tlsr_openssl_version_num());
     lua_setfield(L, -2, "openssl_version_num");
     lua_newtable(L);
-    for (c = TLSR_OK; c >= TLSR_ESSL; c--)
+    for (c = TLSR_OK; c >= TLSR_ETRUST; c--)
         set_code(L, c);
     lua_setfield(L, -2, "codes");
     return 1;

@@ -37,6 +37,7 @@ typedef struct {
     long server_protocol;       /* _ssl.PROTOCOL_TLS_SERVER */
     PyObject *protocol_getter;  /* _ssl._SSLContext.protocol (an int) */
     PyObject *options_getter;   /* _ssl._SSLContext.options (an int) */
+    PyObject *hostname_getter;  /* _ssl._SSLContext.check_hostname */
 } core_state;
 
 /*
@@ -433,6 +434,36 @@ static PyObject *core_dumps(PyObject *m, PyObject *args)
     return out;
 }
 
+static SSL_CTX *context_policy(core_state *st, PyObject *ctx,
+                               const char *host, struct tlsr_trust *policy);
+
+/* Bytes restored by hand carry no trust record: a context that verifies
+ * takes them only if their own verify result says the check passed. */
+static int check_loaded_trust(core_state *st, SSL_SESSION *sess,
+                              PyObject *ctx)
+{
+    struct tlsr_trust policy;
+    struct tlsr_session_info info;
+    struct tlsr_error err;
+
+    if (context_policy(st, ctx, NULL, &policy) == NULL)
+        return -1;
+    if (!policy.verify)
+        return 0;
+    if (tlsr_session_inspect(sess, 0, &info, &err) != 0) {
+        raise_err(st, &err);
+        return -1;
+    }
+    if (info.verify_result != 0) {
+        raise_code(st, TLSR_ETRUST,
+                   "the session was made without a successful certificate "
+                   "check, and this context verifies (verify_mode "
+                   "CERT_NONE would take it)");
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *core_loads(PyObject *m, PyObject *args)
 {
     core_state *st = get_state(m);
@@ -448,6 +479,10 @@ static PyObject *core_loads(PyObject *m, PyObject *args)
     sess = tlsr_session_parse(data.buf, (size_t)data.len, &err);
     if (sess == NULL) {
         raise_err(st, &err);
+        goto done;
+    }
+    if (check_loaded_trust(st, sess, ctx) < 0) {
+        tlsr_session_free(sess);
         goto done;
     }
     out = session_wrap(st, sess, ctx);
@@ -575,6 +610,32 @@ static SSL_CTX *context_ptr(core_state *st, PyObject *ctx)
         PyErr_SetString(PyExc_RuntimeError,
                         "ssl.SSLContext layout is not the expected one on "
                         "this Python: refusing to touch it");
+        return NULL;
+    }
+    return sctx;
+}
+
+/*
+ * The trust rule's view of ctx (csrc/trust.c): whether its connections
+ * verify, with which parameters, and whether they check host (CPython
+ * sets the name on each SSL from server_hostname when check_hostname).
+ */
+static SSL_CTX *context_policy(core_state *st, PyObject *ctx,
+                               const char *host, struct tlsr_trust *policy)
+{
+    struct tlsr_error err;
+    SSL_CTX *sctx = context_ptr(st, ctx);
+    PyObject *v;
+    int check;
+
+    if (sctx == NULL || (v = context_get(st->hostname_getter, ctx)) == NULL)
+        return NULL;
+    check = PyObject_IsTrue(v);
+    Py_DECREF(v);
+    if (check < 0)
+        return NULL;
+    if (tlsr_trust_policy_ctx(sctx, check ? host : NULL, policy, &err) != 0) {
+        raise_err(st, &err);
         return NULL;
     }
     return sctx;
@@ -741,18 +802,48 @@ static PyObject *store_put(StoreObject *self, PyObject *args)
     struct tlsr_store *store;
     int port, rc;
 
+    SSL_SESSION *copy = NULL;
+    SSL_CTX *sctx = NULL;
+    struct tlsr_trust made, policy;
+    PyObject *owner;
+
     if (!PyArg_ParseTuple(args, "siOs:put", &host, &port, &obj, &context))
         return NULL;
-    if ((sess = session_ptr(st, obj, NULL)) == NULL
-        || (att = store_enter(self)) == NULL)
+    if ((sess = session_ptr(st, obj, NULL)) == NULL)
         return NULL;
+    /* A session captured by attach() carries what verified it; any other
+     * is judged again by the context that made it (PySSLSession's ctx). */
+    if (tlsr_session_get_trust(sess, &made, NULL) != 0) {
+        owner = (PyObject *)*field(obj, 1);
+        if (owner == NULL
+            || (sctx = context_policy(st, owner, host, &policy)) == NULL)
+            return NULL;
+        if ((copy = tlsr_session_dup(sess, &err)) == NULL)
+            return raise_err(st, &err);
+    }
+    if ((att = store_enter(self)) == NULL) {
+        tlsr_session_free(copy);
+        return NULL;
+    }
     /* The object keeps the session alive while the GIL is released. */
     Py_INCREF(obj);
     Py_BEGIN_ALLOW_THREADS
-    store = tlsr_attach_lock(att);
-    rc = tlsr_store_put(store, host, port, context, sess, &err);
-    tlsr_attach_unlock(att);
+    rc = 0;
+    if (copy != NULL) {
+        rc = tlsr_trust_from_session(copy, sctx,
+                                     policy.check_host ? host : NULL, &made,
+                                     &err);
+        if (rc == 0)
+            rc = tlsr_session_set1_trust(copy, &made, &err);
+    }
+    if (rc == 0) {
+        store = tlsr_attach_lock(att);
+        rc = tlsr_store_put(store, host, port, context,
+                            copy != NULL ? copy : sess, &err);
+        tlsr_attach_unlock(att);
+    }
     Py_END_ALLOW_THREADS
+    tlsr_session_free(copy);
     store_leave(self);
     Py_DECREF(obj);
     if (rc < 0)
@@ -768,6 +859,8 @@ static PyObject *store_get(StoreObject *self, PyObject *args)
     const char *host, *context;
     PyObject *ctx;
     SSL_SESSION *sess;
+    SSL_CTX *sctx;
+    struct tlsr_trust policy;
     struct tlsr_attach *att;
     struct tlsr_store *store;
     int port, take;
@@ -776,17 +869,23 @@ static PyObject *store_get(StoreObject *self, PyObject *args)
                           &take))
         return NULL;
     if (check_client_context(st, ctx) < 0
+        || (sctx = context_policy(st, ctx, host, &policy)) == NULL
         || (att = store_enter(self)) == NULL)
         return NULL;
+    /* ctx stays alive (the caller's reference) while the GIL is released. */
     Py_BEGIN_ALLOW_THREADS
     store = tlsr_attach_lock(att);
-    sess = take ? tlsr_store_take(store, host, port, context, &err)
-                : tlsr_store_get(store, host, port, context, &err);
+    sess = take ? tlsr_store_take(store, host, port, context, &policy, sctx,
+                                  &err)
+                : tlsr_store_get(store, host, port, context, &policy, sctx,
+                                 &err);
     tlsr_attach_unlock(att);
     Py_END_ALLOW_THREADS
     store_leave(self);
     if (sess == NULL) {
-        if (err.code == TLSR_ENOTFOUND)
+        /* A refused entry is a miss like any other: the next full
+         * handshake stores one this context accepts. */
+        if (err.code == TLSR_ENOTFOUND || err.code == TLSR_ETRUST)
             Py_RETURN_NONE;
         return raise_err(st, &err);
     }
@@ -1085,7 +1184,9 @@ static int core_exec(PyObject *m)
     }
     st->protocol_getter = context_getter(st->context_type, "protocol");
     st->options_getter = context_getter(st->context_type, "options");
-    if (st->protocol_getter == NULL || st->options_getter == NULL) {
+    st->hostname_getter = context_getter(st->context_type, "check_hostname");
+    if (st->protocol_getter == NULL || st->options_getter == NULL
+        || st->hostname_getter == NULL) {
         Py_DECREF(ssl_mod);
         return -1;
     }
@@ -1145,6 +1246,7 @@ static int core_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->socket_type);
     Py_VISIT(st->protocol_getter);
     Py_VISIT(st->options_getter);
+    Py_VISIT(st->hostname_getter);
     return 0;
 }
 
@@ -1157,6 +1259,7 @@ static int core_clear(PyObject *m)
     Py_CLEAR(st->context_type);
     Py_CLEAR(st->socket_type);
     Py_CLEAR(st->protocol_getter);
+    Py_CLEAR(st->hostname_getter);
     Py_CLEAR(st->options_getter);
     return 0;
 }

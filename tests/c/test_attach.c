@@ -135,7 +135,7 @@ static void attached_ctx_saves_each_new_session_and_leaks_none(void)
         /* TLS 1.2: the session; TLS 1.3: OpenSSL's two tickets. */
         CHECK_EQ_INT(count_locked(att), v == 0 ? 1 : 2);
         taken = tlsr_store_take(tlsr_attach_lock(att), "localhost", 443,
-                                NULL, &err);
+                                NULL, NULL, NULL, &err);
         tlsr_attach_unlock(att);
         CHECK(taken != NULL);
         CHECK(connect_once(sctx, cctx, 1, taken, &reused));

@@ -190,9 +190,9 @@ static void bad_arguments_are_einval(void)
                &err);
     CHECK_CODE(tlsr_store_put(st, "h", 443, longname, s, &err), TLSR_EINVAL,
                &err);
-    CHECK(tlsr_store_get(st, "h", -1, NULL, &err) == NULL);
+    CHECK(tlsr_store_get(st, "h", -1, NULL, NULL, NULL, &err) == NULL);
     CHECK_EQ_INT(err.code, TLSR_EINVAL);
-    CHECK(tlsr_store_take(NULL, "h", 1, NULL, &err) == NULL);
+    CHECK(tlsr_store_take(NULL, "h", 1, NULL, NULL, NULL, &err) == NULL);
     CHECK_EQ_INT(err.code, TLSR_EINVAL);
     CHECK_CODE(tlsr_store_count(NULL, &err), TLSR_EINVAL, &err);
     CHECK_CODE(tlsr_store_prune(NULL, &err), TLSR_EINVAL, &err);
@@ -387,7 +387,7 @@ static void session_flagged_not_resumable_in_memory_is_stored(void)
     drop_without_close_notify(s);
     CHECK(!SSL_SESSION_is_resumable(s));    /* the in-memory flag */
     CHECK_CODE(tlsr_store_put(st, "h", 443, NULL, s, &err), 0, &err);
-    g = tlsr_store_take(st, "h", 443, NULL, &err);
+    g = tlsr_store_take(st, "h", 443, NULL, NULL, NULL, &err);
     CHECK(g != NULL && SSL_SESSION_is_resumable(g));
     CHECK(resumes(12, g));
     SSL_SESSION_free(g);
@@ -408,17 +408,17 @@ static void keys_isolate_host_port_and_context(void)
                &err);
     CHECK_CODE(tlsr_store_put(st, "example.com", 443, "h2", b, &err), 0,
                &err);
-    CHECK(tlsr_store_get(st, "example.org", 443, NULL, &err) == NULL);
+    CHECK(tlsr_store_get(st, "example.org", 443, NULL, NULL, NULL, &err) == NULL);
     CHECK_EQ_INT(err.code, TLSR_ENOTFOUND);
-    CHECK(tlsr_store_get(st, "example.com", 8443, NULL, &err) == NULL);
+    CHECK(tlsr_store_get(st, "example.com", 8443, NULL, NULL, NULL, &err) == NULL);
     CHECK_EQ_INT(err.code, TLSR_ENOTFOUND);
-    CHECK(tlsr_store_get(st, "example.com", 443, "http/1.1", &err) == NULL);
+    CHECK(tlsr_store_get(st, "example.com", 443, "http/1.1", NULL, NULL, &err) == NULL);
     CHECK_EQ_INT(err.code, TLSR_ENOTFOUND);
     /* NULL and "" are the same (no) context; host case does not matter. */
-    g = tlsr_store_get(st, "EXAMPLE.com", 443, "", &err);
+    g = tlsr_store_get(st, "EXAMPLE.com", 443, "", NULL, NULL, &err);
     CHECK(g != NULL && same(g, a));
     SSL_SESSION_free(g);
-    g = tlsr_store_get(st, "example.com", 443, "h2", &err);
+    g = tlsr_store_get(st, "example.com", 443, "h2", NULL, NULL, &err);
     CHECK(g != NULL && same(g, b));
     SSL_SESSION_free(g);
     SSL_SESSION_free(a);
@@ -446,9 +446,9 @@ static void entry_moved_to_another_key_is_never_served(void)
              strrchr(pa, '/') + 1);
     CHECK(rename(pa, dst) == 0);
     CHECK(unlink(pb) == 0);
-    g = tlsr_store_get(st, "a.example", 443, NULL, &err);
+    g = tlsr_store_get(st, "a.example", 443, NULL, NULL, NULL, &err);
     CHECK(g == NULL);
-    g = tlsr_store_get(st, "b.example", 443, NULL, &err);
+    g = tlsr_store_get(st, "b.example", 443, NULL, NULL, NULL, &err);
     CHECK(g == NULL);
     CHECK_EQ_INT(err.code, TLSR_ENOTFOUND);
     SSL_SESSION_free(a);
@@ -467,23 +467,23 @@ static void tls13_ticket_is_taken_once(void)
     CHECK(st != NULL && other != NULL && t != NULL);
     CHECK_CODE(tlsr_store_put(st, "h", 443, NULL, t, &err), 0, &err);
     /* get peeks: the ticket stays. */
-    g = tlsr_store_get(st, "h", 443, NULL, &err);
+    g = tlsr_store_get(st, "h", 443, NULL, NULL, NULL, &err);
     CHECK(g != NULL && same(g, t));
     SSL_SESSION_free(g);
-    g = tlsr_store_get(other, "h", 443, NULL, &err);   /* other caches it */
+    g = tlsr_store_get(other, "h", 443, NULL, NULL, NULL, &err);   /* other caches it */
     CHECK(g != NULL);
     SSL_SESSION_free(g);
     CHECK_EQ_INT(tlsr_store_count(st, &err), 1);
-    g = tlsr_store_take(st, "h", 443, NULL, &err);
+    g = tlsr_store_take(st, "h", 443, NULL, NULL, NULL, &err);
     CHECK(g != NULL && same(g, t));
     CHECK_EQ_INT(tlsr_store_count(st, &err), 0);
     /* Neither this store object nor one that has it cached gets it again. */
-    g2 = tlsr_store_take(st, "h", 443, NULL, &err);
+    g2 = tlsr_store_take(st, "h", 443, NULL, NULL, NULL, &err);
     CHECK(g2 == NULL);
     CHECK_EQ_INT(err.code, TLSR_ENOTFOUND);
-    g2 = tlsr_store_take(other, "h", 443, NULL, &err);
+    g2 = tlsr_store_take(other, "h", 443, NULL, NULL, NULL, &err);
     CHECK(g2 == NULL);
-    g2 = tlsr_store_get(other, "h", 443, NULL, &err);
+    g2 = tlsr_store_get(other, "h", 443, NULL, NULL, NULL, &err);
     CHECK(g2 == NULL);
     CHECK(resumes(13, g));
     SSL_SESSION_free(g);
@@ -513,11 +513,11 @@ static void tls13_keeps_max_tickets_newest_first(void)
     }
     CHECK_EQ_INT(tlsr_store_count(st, &err), 3);
     for (i = 5; i >= 3; i--) {
-        g = tlsr_store_take(st, "h", 443, NULL, &err);
+        g = tlsr_store_take(st, "h", 443, NULL, NULL, NULL, &err);
         CHECK(g != NULL && same(g, t[i]));
         SSL_SESSION_free(g);
     }
-    CHECK(tlsr_store_take(st, "h", 443, NULL, &err) == NULL);
+    CHECK(tlsr_store_take(st, "h", 443, NULL, NULL, NULL, &err) == NULL);
     CHECK_EQ_INT(err.code, TLSR_ENOTFOUND);
     for (i = 0; i < 6; i++)
         SSL_SESSION_free(t[i]);
@@ -536,7 +536,7 @@ static void tls12_session_is_reused_then_replaced(void)
     CHECK(st != NULL && a != NULL && b != NULL);
     CHECK_CODE(tlsr_store_put(st, "h", 443, NULL, a, &err), 0, &err);
     for (i = 0; i < 3; i++) {
-        g = tlsr_store_take(st, "h", 443, NULL, &err);
+        g = tlsr_store_take(st, "h", 443, NULL, NULL, NULL, &err);
         CHECK(g != NULL && same(g, a));
         CHECK(resumes(12, g));
         SSL_SESSION_free(g);
@@ -544,7 +544,7 @@ static void tls12_session_is_reused_then_replaced(void)
     CHECK_EQ_INT(tlsr_store_count(st, &err), 1);
     CHECK_CODE(tlsr_store_put(st, "h", 443, NULL, b, &err), 0, &err);
     CHECK_EQ_INT(tlsr_store_count(st, &err), 1);
-    g = tlsr_store_take(st, "h", 443, NULL, &err);
+    g = tlsr_store_take(st, "h", 443, NULL, NULL, NULL, &err);
     CHECK(g != NULL && same(g, b));
     SSL_SESSION_free(g);
     SSL_SESSION_free(a);
@@ -587,10 +587,10 @@ static void expired_sessions_are_refused_on_put(void)
     /* Stored by a store without that cap, the capped one never serves it
      * (and, the cap being the store's policy, drops it). */
     CHECK_CODE(tlsr_store_put(st, "h", 443, NULL, s12, &err), 0, &err);
-    g = tlsr_store_get(st, "h", 443, NULL, &err);
+    g = tlsr_store_get(st, "h", 443, NULL, NULL, NULL, &err);
     CHECK(g != NULL);
     SSL_SESSION_free(g);
-    CHECK(tlsr_store_get(capped, "h", 443, NULL, &err) == NULL);
+    CHECK(tlsr_store_get(capped, "h", 443, NULL, NULL, NULL, &err) == NULL);
     CHECK_EQ_INT(err.code, TLSR_ENOTFOUND);
     SSL_SESSION_free(s12);
     SSL_SESSION_free(s13);
@@ -617,14 +617,14 @@ static void expired_entries_are_never_returned_and_pruned(void)
     CHECK_CODE(tlsr_store_put(st, "a", 443, NULL, s12, &err), 0, &err);
     CHECK_CODE(tlsr_store_put(st, "b", 443, NULL, s13, &err), 0, &err);
     CHECK_CODE(tlsr_store_put(st, "c", 443, NULL, s12, &err), 0, &err);
-    g = tlsr_store_get(st, "a", 443, NULL, &err);   /* cached now */
+    g = tlsr_store_get(st, "a", 443, NULL, NULL, NULL, &err);   /* cached now */
     CHECK(g != NULL);
     SSL_SESSION_free(g);
     while (time(NULL) <= now + 1)
         usleep(50 * 1000);
-    CHECK(tlsr_store_get(st, "a", 443, NULL, &err) == NULL);
+    CHECK(tlsr_store_get(st, "a", 443, NULL, NULL, NULL, &err) == NULL);
     CHECK_EQ_INT(err.code, TLSR_ENOTFOUND);
-    CHECK(tlsr_store_take(st, "b", 443, NULL, &err) == NULL);
+    CHECK(tlsr_store_take(st, "b", 443, NULL, NULL, NULL, &err) == NULL);
     CHECK_EQ_INT(err.code, TLSR_ENOTFOUND);
     /* get/take dropped theirs; prune removes the rest. */
     CHECK_EQ_INT(tlsr_store_count(st, &err), 1);
@@ -657,7 +657,7 @@ static void max_entries_evicts_oldest_first(void)
     CHECK_EQ_INT(tlsr_store_count(st, &err), 5);
     for (i = 0; i < 8; i++) {
         snprintf(host, sizeof(host), "h%d", i);
-        g = tlsr_store_get(st, host, 443, NULL, &err);
+        g = tlsr_store_get(st, host, 443, NULL, NULL, NULL, &err);
         CHECK((g != NULL) == (i >= 3));
         SSL_SESSION_free(g);
     }
@@ -679,7 +679,7 @@ static void remove_drops_every_entry_of_the_key(void)
     CHECK_CODE(tlsr_store_put(st, "h", 443, NULL, s, &err), 0, &err);
     CHECK_CODE(tlsr_store_put(st, "other", 443, NULL, s, &err), 0, &err);
     CHECK_CODE(tlsr_store_remove(st, "h", 443, NULL, &err), 3, &err);
-    CHECK(tlsr_store_get(st, "h", 443, NULL, &err) == NULL);
+    CHECK(tlsr_store_get(st, "h", 443, NULL, NULL, NULL, &err) == NULL);
     CHECK_CODE(tlsr_store_remove(st, "h", 443, NULL, &err), 0, &err);
     CHECK_CODE(tlsr_store_remove(st, "nowhere", 1, NULL, &err), 0, &err);
     CHECK_EQ_INT(tlsr_store_count(st, &err), 1);
@@ -753,7 +753,7 @@ static void prune_removes_surplus_tickets(void)
     CHECK(small != NULL);
     CHECK_CODE(tlsr_store_prune(small, &err), 3, &err);
     CHECK_EQ_INT(tlsr_store_count(st, &err), 2);
-    g = tlsr_store_take(st, "h", 443, NULL, &err);     /* the newest */
+    g = tlsr_store_take(st, "h", 443, NULL, NULL, NULL, &err);     /* the newest */
     CHECK(g != NULL && same(g, t[4]));
     SSL_SESSION_free(g);
     for (i = 0; i < 5; i++)
@@ -892,12 +892,12 @@ static void lean_store_entries_resume(void)
     CHECK(nth_entry_path(q, 0, path, sizeof(path)) == 0);
     full_size = file_size(path);
     CHECK(lean_size > 0 && lean_size + 200 < full_size);
-    g = tlsr_store_take(lean, "h", 443, NULL, &err);
+    g = tlsr_store_take(lean, "h", 443, NULL, NULL, NULL, &err);
     CHECK(g != NULL && SSL_SESSION_get0_peer(g) == NULL);
     CHECK(resumes(12, g));
     SSL_SESSION_free(g);
     CHECK_CODE(tlsr_store_put(lean, "h13", 443, NULL, t, &err), 0, &err);
-    g = tlsr_store_take(lean, "h13", 443, NULL, &err);
+    g = tlsr_store_take(lean, "h13", 443, NULL, NULL, NULL, &err);
     CHECK(g != NULL);
     CHECK(resumes(13, g));
     SSL_SESSION_free(g);
@@ -918,10 +918,10 @@ static void cached_gets_hand_out_independent_copies(void)
 
     CHECK(st != NULL && s != NULL);
     CHECK_CODE(tlsr_store_put(st, "h", 443, NULL, s, &err), 0, &err);
-    g1 = tlsr_store_get(st, "h", 443, NULL, &err);
+    g1 = tlsr_store_get(st, "h", 443, NULL, NULL, NULL, &err);
     CHECK(g1 != NULL);
     SSL_SESSION_set_timeout(g1, 1);
-    g2 = tlsr_store_get(st, "h", 443, NULL, &err);
+    g2 = tlsr_store_get(st, "h", 443, NULL, NULL, NULL, &err);
     CHECK(g2 != NULL && g2 != g1);
     CHECK(SSL_SESSION_get_timeout(g2) == SSL_SESSION_get_timeout(s));
     CHECK(resumes(12, g2));
@@ -973,7 +973,7 @@ static void sealed_entries_resume_and_are_not_pem(void)
     CHECK(strcmp(e.context, "ctx") == 0);
     CHECK_EQ_INT(e.info.protocol_version, 0x0304);
     tlsr_store_iter_free(it);
-    g = tlsr_store_take(st, "h", 443, "ctx", &err);
+    g = tlsr_store_take(st, "h", 443, "ctx", NULL, NULL, &err);
     CHECK(g != NULL && same(g, s));
     CHECK(resumes(13, g));
     SSL_SESSION_free(g);
@@ -994,11 +994,11 @@ static void sealed_under_another_key_is_a_miss_with_eseal(void)
 
     CHECK(st && other && plain && s);
     CHECK_CODE(tlsr_store_put(st, "h", 443, NULL, s, &err), 0, &err);
-    CHECK(tlsr_store_get(other, "h", 443, NULL, &err) == NULL);
+    CHECK(tlsr_store_get(other, "h", 443, NULL, NULL, NULL, &err) == NULL);
     CHECK_EQ_INT(err.code, TLSR_ESEAL);
-    CHECK(tlsr_store_take(other, "h", 443, NULL, &err) == NULL);
+    CHECK(tlsr_store_take(other, "h", 443, NULL, NULL, NULL, &err) == NULL);
     CHECK_EQ_INT(err.code, TLSR_ESEAL);
-    CHECK(tlsr_store_get(plain, "h", 443, NULL, &err) == NULL);
+    CHECK(tlsr_store_get(plain, "h", 443, NULL, NULL, NULL, &err) == NULL);
     CHECK_EQ_INT(err.code, TLSR_ESEAL);
     it = tlsr_store_iter_new(other, &err);
     CHECK(it != NULL);
@@ -1008,10 +1008,10 @@ static void sealed_under_another_key_is_a_miss_with_eseal(void)
     tlsr_store_iter_free(it);
     /* An unsealed entry in a sealed store is not trusted either. */
     CHECK_CODE(tlsr_store_put(plain, "p", 443, NULL, s, &err), 0, &err);
-    CHECK(tlsr_store_get(st, "p", 443, NULL, &err) == NULL);
+    CHECK(tlsr_store_get(st, "p", 443, NULL, NULL, NULL, &err) == NULL);
     CHECK_EQ_INT(err.code, TLSR_ESEAL);
     /* The right key still reads it. */
-    SSL_SESSION_free(tlsr_store_get(st, "h", 443, NULL, &err));
+    SSL_SESSION_free(tlsr_store_get(st, "h", 443, NULL, NULL, NULL, &err));
     CHECK_EQ_INT(err.code, TLSR_OK);
     SSL_SESSION_free(s);
     tlsr_store_free(st);
@@ -1062,7 +1062,7 @@ static void tampered_or_truncated_sealed_entry_is_a_miss(void)
         case 0: off = size - 1; break;                          /* tag */
         case 1: off = size - 100; break;                        /* data */
         case 2: off = header_value_end(path, "\nexpires "); break;
-        case 3: off = header_value_end(path, "\nseal "); break; /* nonce */
+        case 3: off = header_value_end(path, "\ntrust "); break; /* expires */
         case 4: off = header_value_end(path, "\nport "); break;
         default: off = -1; break;
         }
@@ -1070,7 +1070,7 @@ static void tampered_or_truncated_sealed_entry_is_a_miss(void)
             CHECK(off > 0 && flip_byte(path, off) == 0);
         else
             CHECK(truncate(path, size - 7) == 0);
-        g = tlsr_store_get(st, "h", 443, NULL, &err);
+        g = tlsr_store_get(st, "h", 443, NULL, NULL, NULL, &err);
         CHECK(g == NULL);
         if (i < 5)
             CHECK_EQ_INT(err.code, TLSR_ESEAL);
@@ -1106,7 +1106,7 @@ static void garbage_entries_are_misses_not_crashes(void)
         CHECK(truncate(path, cut) == 0);
         r = open_default(p);
         CHECK(r != NULL);
-        CHECK(tlsr_store_get(r, "h", 443, NULL, &err) == NULL);
+        CHECK(tlsr_store_get(r, "h", 443, NULL, NULL, NULL, &err) == NULL);
         CHECK(err.code == TLSR_ECORRUPT || err.code == TLSR_ENOTFOUND);
         tlsr_store_free(r);
         unlink(path);
@@ -1135,7 +1135,7 @@ static void damaged_unsealed_entry_is_never_served(void)
 
         CHECK(r != NULL);
         CHECK(flip_byte(path, off) == 0);
-        g = tlsr_store_get(r, "h", 443, NULL, &err);
+        g = tlsr_store_get(r, "h", 443, NULL, NULL, NULL, &err);
         if (g != NULL)
             fprintf(stderr, "  served with byte %ld damaged\n", off);
         CHECK(g == NULL);
@@ -1143,7 +1143,7 @@ static void damaged_unsealed_entry_is_never_served(void)
         CHECK(flip_byte(path, off) == 0);
         tlsr_store_free(r);
     }
-    g = tlsr_store_get(st, "h", 443, NULL, &err);   /* restored: fine */
+    g = tlsr_store_get(st, "h", 443, NULL, NULL, NULL, &err);   /* restored: fine */
     CHECK(g != NULL && same(g, s));
     SSL_SESSION_free(g);
     SSL_SESSION_free(s);
@@ -1186,7 +1186,7 @@ static void prune_with_max_lifetime_int64_max_does_not_overflow(void)
     CHECK(st != NULL && s != NULL);
     CHECK_CODE(tlsr_store_put(st, "h", 443, NULL, s, &err), 0, &err);
     CHECK_CODE(tlsr_store_prune(st, &err), 0, &err);
-    g = tlsr_store_get(st, "h", 443, NULL, &err);
+    g = tlsr_store_get(st, "h", 443, NULL, NULL, NULL, &err);
     CHECK(g != NULL && same(g, s));
     SSL_SESSION_free(g);
     SSL_SESSION_free(s);
@@ -1248,10 +1248,10 @@ static void symlinked_key_dir_is_never_followed(void)
     CHECK(symlink(kdir, link) == 0);
     if (geteuid() == 0)
         CHECK(lchown(link, 65534, 65534) == 0);     /* planted by nobody */
-    g = tlsr_store_get(b, "h", 443, NULL, &err);
+    g = tlsr_store_get(b, "h", 443, NULL, NULL, NULL, &err);
     CHECK(g == NULL);
     CHECK_EQ_INT(err.code, TLSR_ENOTFOUND);
-    CHECK(tlsr_store_take(b, "h", 443, NULL, &err) == NULL);
+    CHECK(tlsr_store_take(b, "h", 443, NULL, NULL, NULL, &err) == NULL);
     CHECK_EQ_INT(tlsr_store_count(b, &err), 0);
     CHECK_CODE(tlsr_store_put(b, "h", 443, NULL, s, &err), TLSR_EPERM, &err);
     CHECK_EQ_INT(tlsr_store_count(a, &err), 1);     /* nothing written */

@@ -87,7 +87,7 @@ int main(int argc, char **argv)
     SSL_CTX_set_max_proto_version(ctx, ver);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT);
     if (strcmp(argv[1], "resume") == 0) {
-        sess = tlsr_store_take(st, "127.0.0.1", port, NULL, &err);
+        sess = tlsr_store_take(st, "127.0.0.1", port, NULL, NULL, NULL, &err);
         if (sess == NULL) {
             fprintf(stderr, "store_tool: take: %s\n", err.msg);
             goto end;

@@ -165,14 +165,14 @@ static void taker(struct tlsr_store *st, const char *done, int logfd)
     struct tlsr_error err;
 
     for (;;) {
-        SSL_SESSION *s = tlsr_store_take(st, "shared.example", 443, "ctx",
+        SSL_SESSION *s = tlsr_store_take(st, "shared.example", 443, "ctx", NULL, NULL,
                                          &err);
         if (s == NULL) {
             if (err.code != TLSR_ENOTFOUND)
                 logf_line(logfd, 'E', err.msg);
             if (exists(done)) {
                 /* One last look: the last put may have landed since. */
-                s = tlsr_store_take(st, "shared.example", 443, "ctx", &err);
+                s = tlsr_store_take(st, "shared.example", 443, "ctx", NULL, NULL, &err);
                 if (s == NULL)
                     return;
             } else {
@@ -200,7 +200,7 @@ static void getter(struct tlsr_store *st, const char *done, int logfd)
     while (!exists(done)) {
         int odd = n++ & 1;
         const char *host = odd ? "tls12.example" : "shared.example";
-        SSL_SESSION *s = tlsr_store_get(st, host, 443, odd ? NULL : "ctx",
+        SSL_SESSION *s = tlsr_store_get(st, host, 443, odd ? NULL : "ctx", NULL, NULL,
                                         &err);
 
         if (s == NULL) {
@@ -371,7 +371,7 @@ static void writer_loop(const char *dir, const char *sdir)
 
         snprintf(host, sizeof(host), "k%d.example", k);
         if (rand() % 4 == 0) {
-            SSL_SESSION_free(tlsr_store_take(s, host, 443, NULL, &err));
+            SSL_SESSION_free(tlsr_store_take(s, host, 443, NULL, NULL, NULL, &err));
             continue;
         }
         tlsr_store_put(s, host, 443, NULL, pool[i].sess, &err);
@@ -393,8 +393,8 @@ static int reader_loop(const char *dir, const char *sdir, const char *done)
         SSL_SESSION *s;
 
         snprintf(host, sizeof(host), "k%d.example", k);
-        s = (n % 3 == 0) ? tlsr_store_take(st[n & 1], host, 443, NULL, &err)
-                         : tlsr_store_get(st[n & 1], host, 443, NULL, &err);
+        s = (n % 3 == 0) ? tlsr_store_take(st[n & 1], host, 443, NULL, NULL, NULL, &err)
+                         : tlsr_store_get(st[n & 1], host, 443, NULL, NULL, NULL, &err);
         n++;
         if (s == NULL) {
             if (err.code != TLSR_ENOTFOUND) {

@@ -36,7 +36,8 @@ enum {
     TLSR_ESEAL = -20,       /* store: sealed under another key, or tampered */
     TLSR_ECORRUPT = -21,    /* store: entry unreadable */
     TLSR_ENOTRESUMABLE = -22, /* session cannot be resumed (e.g. no ticket) */
-    TLSR_ESSL = -23         /* other OpenSSL failure */
+    TLSR_ESSL = -23,        /* other OpenSSL failure */
+    TLSR_ETRUST = -24       /* session made under a weaker trust policy */
 };
 
 enum {
@@ -100,14 +101,84 @@ int tlsr_session_set1_id_context(struct ssl_session_st *sess,
  */
 int tlsr_ssl_check(struct ssl_st *ssl, int fd, int want_server,
                    struct tlsr_error *err);
-/* The connection's session (SSL_get1_session), owned by the caller. */
+/* The connection's session (SSL_get1_session), owned by the caller, with
+ * the record of what verified it (tlsr_trust_from_ssl) attached. */
 struct ssl_session_st *tlsr_ssl_get1_session(struct ssl_st *ssl,
                                              struct tlsr_error *err);
-/* Offer sess for resumption; call before the handshake.  Client only. */
+/* Offer sess for resumption; call before the handshake.  Client only.
+ * TLSR_ETRUST if ssl verifies more than what verified sess (a session
+ * with no record: unless its own verify result is OK). */
 int tlsr_ssl_set_session(struct ssl_st *ssl, struct ssl_session_st *sess,
                          struct tlsr_error *err);
 /* 1 if the handshake resumed a session, 0 if not, < 0 on error. */
 int tlsr_ssl_session_reused(struct ssl_st *ssl, struct tlsr_error *err);
+
+/* ---- trust: a session is offered only where it was verified as well -- */
+
+/*
+ * A session records what verified its server (struct tlsr_trust, "made");
+ * a connection about to resume has a policy of the same shape.  Resuming
+ * skips the certificate check, so tlsr_trust_check allows a session only
+ * when the policy does not verify at all, or when the session was verified
+ * (verify on, result OK) with the same verification parameters, by a trust
+ * anchor the policy's context still trusts, and, if the policy checks a
+ * host name, for that name.  Stores keep the record with each entry.
+ */
+enum {
+    TLSR_ANCHOR_NONE = 0,       /* unknown: only a non-verifying policy */
+    TLSR_ANCHOR_CERT = 1,       /* anchor = SHA-256 of the anchor's DER */
+    TLSR_ANCHOR_LABEL = 2       /* anchor = SHA-256 of a caller's label */
+};
+
+struct tlsr_trust {
+    int verify;                 /* made: verified OK; policy: will verify */
+    int check_host;             /* host below is matched to the certificate */
+    char host[256];
+    uint64_t flags;             /* X509_V_FLAG_* in force */
+    int depth;                  /* verify depth in force */
+    int anchor_kind;            /* TLSR_ANCHOR_* */
+    uint8_t anchor[32];
+    uint32_t anchor_subject_len;
+    uint8_t anchor_subject[512];    /* DER of the anchor's subject name */
+};
+
+/* What verified ssl's server: call after the handshake.  A resumed
+ * connection inherits the record of the session it resumed. */
+int tlsr_trust_from_ssl(const struct ssl_st *ssl, struct tlsr_trust *made,
+                        struct tlsr_error *err);
+/* What ssl will verify (its verify mode, parameters and host name):
+ * call before the handshake. */
+int tlsr_trust_policy_ssl(const struct ssl_st *ssl, struct tlsr_trust *policy,
+                          struct tlsr_error *err);
+/* What connections of ctx will verify; check_host is the name they match
+ * against the certificate, or NULL when they match none. */
+int tlsr_trust_policy_ctx(const struct ssl_ctx_st *ctx, const char *check_host,
+                          struct tlsr_trust *policy, struct tlsr_error *err);
+/* For a session made by ctx that ctx's connections verified against
+ * check_host (NULL: none), rebuilt from the session's own peer
+ * certificate: used when the connection is gone.  An anchor that needs an
+ * intermediate the context does not hold stays TLSR_ANCHOR_NONE. */
+int tlsr_trust_from_session(const struct ssl_session_st *sess,
+                            const struct ssl_ctx_st *ctx,
+                            const char *check_host, struct tlsr_trust *made,
+                            struct tlsr_error *err);
+/* A label in place of an anchor (OpenResty: lua_ssl_trusted_certificate
+ * cannot be read back), as a TLSR_ANCHOR_LABEL of policy or made. */
+int tlsr_trust_set_label(struct tlsr_trust *trust, const char *label,
+                         struct tlsr_error *err);
+/* 0 if a session made under made may be offered under policy, whose
+ * trust anchors are those of ctx (NULL for label policies); TLSR_ETRUST
+ * with the reason otherwise.  made NULL: a record-less session. */
+int tlsr_trust_check(const struct tlsr_trust *made,
+                     const struct tlsr_trust *policy,
+                     const struct ssl_ctx_st *ctx, struct tlsr_error *err);
+/* The record a session carries in memory (stores attach it on reads,
+ * tlsr_ssl_get1_session on capture): 0, or TLSR_ENOTFOUND if none. */
+int tlsr_session_get_trust(const struct ssl_session_st *sess,
+                           struct tlsr_trust *made, struct tlsr_error *err);
+int tlsr_session_set1_trust(struct ssl_session_st *sess,
+                            const struct tlsr_trust *made,
+                            struct tlsr_error *err);
 
 /* ---- sessions: inspect --------------------------------------------------- */
 
@@ -231,20 +302,31 @@ void tlsr_store_free(struct tlsr_store *store);
  * of one server made under different settings; NULL or "" is none.
  * tlsr_store_open creates missing parent directories (0700) and refuses a
  * directory that others can write or another user owns; one that others
- * cannot write (0755) is used as it is.
+ * cannot write (0755) is used as it is.  The entry keeps sess's trust
+ * record; a session with none is kept as unverified.
  */
 int tlsr_store_put(struct tlsr_store *store, const char *host, int port,
                    const char *context, struct ssl_session_st *sess,
                    struct tlsr_error *err);
-/* The newest usable session for the key, left in the store (peek). */
+/*
+ * The newest usable session for the key that policy allows (see
+ * tlsr_trust_check; ctx holds the policy's trust anchors), left in the
+ * store (peek).  policy NULL: the caller will not verify the server, so
+ * any session will do.  Sessions come back with their trust record.
+ */
 struct ssl_session_st *tlsr_store_get(struct tlsr_store *store,
                                       const char *host, int port,
                                       const char *context,
+                                      const struct tlsr_trust *policy,
+                                      const struct ssl_ctx_st *ctx,
                                       struct tlsr_error *err);
-/* The session to resume with: a TLS 1.3 ticket is removed (single use). */
+/* The session to resume with: a TLS 1.3 ticket is removed (single use).
+ * Entries the policy refuses are left in the store. */
 struct ssl_session_st *tlsr_store_take(struct tlsr_store *store,
                                        const char *host, int port,
                                        const char *context,
+                                       const struct tlsr_trust *policy,
+                                       const struct ssl_ctx_st *ctx,
                                        struct tlsr_error *err);
 /* Remove every entry for the key; returns the number removed. */
 int tlsr_store_remove(struct tlsr_store *store, const char *host, int port,

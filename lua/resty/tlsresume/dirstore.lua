@@ -86,8 +86,8 @@ local function lookup(self, take, host, port, context)
     self.T._check_key(host, port, context)
     local C = self.T.C
     local err = ffi_new("struct tlsr_error")
-    local s = take and C.tlsr_store_take(p, host, port, context, err)
-        or C.tlsr_store_get(p, host, port, context, err)
+    local s = take and C.tlsr_store_take(p, host, port, context, nil, nil, err)
+        or C.tlsr_store_get(p, host, port, context, nil, nil, err)
     if s == nil then
         return self.T._fail(err)
     end
