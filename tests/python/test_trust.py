@@ -98,8 +98,8 @@ def test_store_get_refuses_a_weaker_session_for_a_verifying_context(
     store = tlsresume.SessionStore(tmp_path / "s")
     store.put("localhost", srv.port, sess)
     strict = ssl.create_default_context(cafile=str(certs[0]))
-    assert store.get("localhost", srv.port, ssl_context=strict) is None
-    assert store.get("localhost", srv.port, ssl_context=loose) is not None
+    assert store.get("localhost", srv.port, context=strict) is None
+    assert store.get("localhost", srv.port, context=loose) is not None
     # Bytes restored by hand: their own verify result is what counts.
     data = tlsresume.dumps(sess)
     with pytest.raises(tlsresume.Error) as e:
@@ -120,7 +120,7 @@ def test_store_put_of_a_verified_session_is_resumed_by_its_context(
     store = tlsresume.SessionStore(tmp_path / "s")
     store.put("localhost", srv.port, sess)
     again = tlsresume.SessionStore(tmp_path / "s")     # nothing cached
-    got = again.get("localhost", srv.port, ssl_context=ctx)
+    got = again.get("localhost", srv.port, context=ctx)
     assert got is not None
     with socket.create_connection(("127.0.0.1", srv.port)) as raw:
         with ctx.wrap_socket(raw, server_hostname="localhost",
