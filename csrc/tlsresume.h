@@ -117,6 +117,18 @@ int tlsr_session_set1_id_context(struct ssl_session_st *sess,
                                  const uint8_t *sid_ctx, size_t len,
                                  struct tlsr_error *err);
 
+/* ---- files -------------------------------------------------------------- */
+
+/*
+ * Write a secret (e.g. a serialized session) to path, mode 0600: the bytes
+ * go to a new temporary file (O_EXCL, O_NOFOLLOW) in path's directory,
+ * fsync'd, then renamed over path; nothing already at path is ever opened.
+ * TLSR_EPERM if path exists and is not a regular file owned by this user
+ * with one link (a file, FIFO, symlink or hard link someone planted).
+ */
+int tlsr_file_write_private(const char *path, const uint8_t *data,
+                            size_t len, struct tlsr_error *err);
+
 /* ---- live connections (bindings that hold an SSL*, e.g. LuaSec) --------- */
 
 /*
