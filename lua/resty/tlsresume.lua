@@ -6,7 +6,9 @@
 --   2. package.searchpath("libtlsresume", package.cpath) (luarocks installs
 --      it there; or add "<dir>/?.so" to lua_package_cpath),
 --   3. <checkout>/build/libtlsresume.so next to this file's lua/ directory,
---   4. the system loader ("libtlsresume.so" on LD_LIBRARY_PATH / ld.so.conf).
+--   4. the system loader ("libtlsresume.so" on LD_LIBRARY_PATH / ld.so.conf);
+-- if none has it, require fails with a message listing each place.
+-- build/libtlsresume.so exists only after `make lib` (or make lua-modules).
 --
 --   local tlsresume = require "resty.tlsresume"
 --   local sess, err = sock:sslhandshake(reused, name)   -- cdata void*
