@@ -1,4 +1,10 @@
 /*
+ * Session files at paths the caller names.
+ *
+ * tlsr_file_read_private: read one without hanging on a FIFO (O_NONBLOCK),
+ * and only if no other user could have written it: a session planted by
+ * someone who knows its secret would resume with them, no certificate asked.
+ *
  * tlsr_file_write_private: put a secret (a serialized session) at a path the
  * caller names, without ever opening what is already there.  A file, FIFO or
  * hard link someone else planted at the path is refused (lstat); the bytes go
@@ -151,5 +157,75 @@ TLSR_EXPORT int tlsr_file_write_private(const char *path,
                                path, strerror(e));
     }
     sync_dir(path, dlen);
+    return TLSR_OK;
+}
+
+TLSR_EXPORT int tlsr_file_read_private(const char *path, uint8_t *buf,
+                                       size_t *len, struct tlsr_error *err)
+{
+    struct stat st;
+    size_t cap, have = 0;
+    int fd, e;
+
+    tlsri_error_clear(err);
+    if (path == NULL || path[0] == '\0' || len == NULL
+        || (buf == NULL && *len > 0))
+        return tlsri_error_set(err, TLSR_EINVAL, "path and buffer expected");
+    cap = *len;
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return tlsri_error_set(err, TLSR_EIO, "%.150s: %s", path,
+                               strerror(errno));
+    if (fstat(fd, &st) != 0) {
+        e = errno;
+        close(fd);
+        return tlsri_error_set(err, TLSR_EIO, "%.150s: %s", path,
+                               strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return tlsri_error_set(err, TLSR_EPERM, "%.120s is %s, not a session "
+                               "file", path, kind(st.st_mode));
+    }
+    if (st.st_uid != geteuid() && st.st_uid != 0) {
+        close(fd);
+        return tlsri_error_set(err, TLSR_EPERM, "%.120s is owned by uid %ld: "
+                               "a session file must be this user's (another "
+                               "user could plant a session whose secret they "
+                               "know)", path, (long)st.st_uid);
+    }
+    if ((st.st_mode & 022) != 0) {
+        close(fd);
+        return tlsri_error_set(err, TLSR_EPERM, "%.120s is group- or world-"
+                               "writable (mode %o): chmod 600 it", path,
+                               (unsigned)(st.st_mode & 07777));
+    }
+    if (st.st_size > TLSR_MAX_INPUT) {
+        close(fd);
+        return tlsri_error_set(err, TLSR_ETOOBIG, "%.150s: larger than %d "
+                               "bytes", path, TLSR_MAX_INPUT);
+    }
+    if ((size_t)st.st_size > cap) {
+        close(fd);
+        *len = (size_t)st.st_size;
+        return tlsri_error_set(err, TLSR_EBUFSIZE, "buffer too small");
+    }
+    while (have < cap) {
+        ssize_t r = read(fd, buf + have, cap - have);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            e = errno;
+            close(fd);
+            return tlsri_error_set(err, TLSR_EIO, "%.150s: %s", path,
+                                   strerror(e));
+        }
+        if (r == 0)
+            break;
+        have += (size_t)r;
+    }
+    close(fd);
+    *len = have;
     return TLSR_OK;
 }

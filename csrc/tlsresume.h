@@ -128,6 +128,15 @@ int tlsr_session_set1_id_context(struct ssl_session_st *sess,
  */
 int tlsr_file_write_private(const char *path, const uint8_t *data,
                             size_t len, struct tlsr_error *err);
+/*
+ * Read a session file into buf (capacity *len; *len gets the bytes read).
+ * TLSR_EPERM unless it is a regular file owned by this user or root that
+ * group and others cannot write (a session someone else planted would
+ * resume with them); never blocks on a FIFO.  TLSR_ETOOBIG above
+ * TLSR_MAX_INPUT; TLSR_EBUFSIZE (and the size in *len) if buf is smaller.
+ */
+int tlsr_file_read_private(const char *path, uint8_t *buf, size_t *len,
+                           struct tlsr_error *err);
 
 /* ---- live connections (bindings that hold an SSL*, e.g. LuaSec) --------- */
 

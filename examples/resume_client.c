@@ -158,18 +158,17 @@ static int write_private(const char *path, const uint8_t *data, size_t len)
 
 static SSL_SESSION *load_session(const char *path)
 {
-    static uint8_t buf[TLSR_MAX_INPUT + 1];
+    static uint8_t buf[TLSR_MAX_INPUT];
     struct tlsr_error err;
     SSL_SESSION *sess;
-    size_t len;
-    FILE *f = fopen(path, "rb");
+    size_t len = sizeof(buf);
 
-    if (f == NULL) {
-        fprintf(stderr, "tlsr-client: %s: %s\n", path, strerror(errno));
+    /* Only a file no other user could have written (no planted session). */
+    if (tlsr_file_read_private(path, buf, &len, &err) != 0) {
+        fprintf(stderr, "tlsr-client: %s (%s)\n", err.msg,
+                tlsr_error_name(err.code));
         return NULL;
     }
-    len = fread(buf, 1, sizeof(buf), f);
-    fclose(f);
     sess = tlsr_session_parse(buf, len, &err);
     OPENSSL_cleanse(buf, len);
     if (sess == NULL)

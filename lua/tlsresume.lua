@@ -103,18 +103,18 @@ function M.save(path, sess, format, c)
 end
 
 --- Read a session file (PEM or DER, e.g. from openssl s_client -sess_out).
+-- Refused (nil, msg, EPERM) unless it is a regular file owned by this user
+-- or root that group and others cannot write: a session someone else put
+-- there would resume with them, no certificate asked.  A FIFO never blocks.
 function M.load(path)
     if type(path) ~= "string" then
         error("bad argument #1 to 'load' (string expected)", 2)
     end
-    local f, err = io.open(path, "rb")
-    if not f then
-        return nil, err, core.codes.EIO
+    local bytes, err, code = core.read_private(path)
+    if not bytes then
+        return nil, err, code
     end
-    -- One byte past TLSR_MAX_INPUT: a bigger file gets TLSR_ETOOBIG, unread.
-    local bytes = f:read(65537)
-    f:close()
-    return core.deserialize(bytes or "")
+    return core.deserialize(bytes)
 end
 
 return M

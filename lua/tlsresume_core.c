@@ -816,15 +816,32 @@ static int l_write_private(lua_State *L)
 
     luaL_checktype(L, 2, LUA_TSTRING);
     data = lua_tolstring(L, 2, &len);
-    if (strlen(path) != plen) {
-        lua_pushnil(L);
-        lua_pushstring(L, "path contains a NUL byte");
-        lua_pushinteger(L, TLSR_EINVAL);
-        return 3;
-    }
+    if (strlen(path) != plen)
+        return push_bad(L, "path contains a NUL byte");
     if (tlsr_file_write_private(path, (const uint8_t *)data, len, &err) != 0)
         return push_error(L, &err);
     lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* read_private(path) -> bytes: the core's tlsr_file_read_private (a regular
+ * file of this user or root, not group/world-writable; a FIFO never blocks). */
+static int l_read_private(lua_State *L)
+{
+    size_t plen, len = TLSR_MAX_INPUT;
+    const char *path = luaL_checklstring(L, 1, &plen);
+    struct tlsr_error err = {0, ""};
+    uint8_t *buf;
+
+    if (strlen(path) != plen)
+        return push_bad(L, "path contains a NUL byte");
+    buf = lua_newuserdata(L, len);      /* GC-owned: cannot leak */
+    if (tlsr_file_read_private(path, buf, &len, &err) != 0) {
+        wipe(buf, TLSR_MAX_INPUT);
+        return push_error(L, &err);
+    }
+    lua_pushlstring(L, (const char *)buf, len);
+    wipe(buf, len);
     return 1;
 }
 
@@ -870,6 +887,7 @@ static const luaL_Reg functions[] = {
     {"luasec_session_reused", l_luasec_session_reused},
     {"store_open", l_store_open},
     {"write_private", l_write_private},
+    {"read_private", l_read_private},
     {"error_name", l_error_name},
     {NULL, NULL}
 };

@@ -434,18 +434,28 @@ function M.save(path, sess, format, code)
 end
 
 --- load(path) -> session cdata | nil, err, code (PEM or DER file).
+-- Refused (EPERM) unless it is a regular file owned by this user or root
+-- that group and others cannot write; a FIFO never blocks.
 function M.load(path)
     if type(path) ~= "string" then
         error("bad argument #1 to 'load' (string expected)", 2)
     end
-    local f, err = io.open(path, "rb")
-    if not f then
-        return nil, err, C.TLSR_EIO
+    if path:find("\0", 1, true) then
+        return nil, "path contains a NUL byte", C.TLSR_EINVAL
     end
-    -- One byte past TLSR_MAX_INPUT: a bigger file gets TLSR_ETOOBIG.
-    local bytes = f:read(65537)
-    f:close()
-    return M.deserialize(bytes or "")
+    local cap = C.TLSR_MAX_INPUT
+    local buf, len, e = buf_t(cap), size_ptr_t(), err_t()
+    len[0] = cap
+    if C.tlsr_file_read_private(path, buf, len, e) ~= 0 then
+        ffi_fill(buf, cap)
+        return fail(e)
+    end
+    local p = C.tlsr_session_parse(buf, len[0], e)
+    ffi_fill(buf, cap) -- the file holds the master secret
+    if p == nil then
+        return fail(e)
+    end
+    return ffi_gc(p, C.tlsr_session_free)
 end
 
 --- store(path [, opts]) -> the core's on-disk store (blocking file I/O).

@@ -1,7 +1,9 @@
 /*
- * tlsr_file_write_private (issue 8 finding 3): a secret written to a path
- * the caller names lands in a new 0600 file renamed into place; a file,
- * FIFO, symlink or hard link already at the path is refused, never opened.
+ * tlsr_file_write_private / tlsr_file_read_private (issue 8 finding 3): a
+ * secret written to a path the caller names lands in a new 0600 file renamed
+ * into place; a file, FIFO, symlink or hard link already at the path is
+ * refused, never opened.  A session file is read only if no other user could
+ * have written it, and a FIFO never blocks the read.
  * The planted-by-another-user cases run as root, with a child that drops to
  * `nobody` to plant them (skipped, and said so, when not root).  Calls that
  * could block on a FIFO run in a child under alarm(): a hang fails the test.
@@ -84,6 +86,25 @@ static int write_in_child(const char *path)
 
         alarm(5);
         _exit(-tlsr_file_write_private(path, secret, sizeof(secret), &err));
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        return 999;
+    return -WEXITSTATUS(status);
+}
+
+/* The same for a read. */
+static int read_in_child(const char *path)
+{
+    pid_t pid = fork();
+    int status;
+
+    if (pid == 0) {
+        struct tlsr_error err;
+        uint8_t buf[64];
+        size_t len = sizeof(buf);
+
+        alarm(5);
+        _exit(-tlsr_file_read_private(path, buf, &len, &err));
     }
     if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
         return 999;
@@ -287,6 +308,64 @@ static void regression_save_refuses_planted_hard_link(void)
     CHECK(lstat(theirs, &st) == 0 && st.st_size == 0);
 }
 
+static void reads_back_what_it_wrote(void)
+{
+    char path[256];
+    uint8_t buf[TLSR_MAX_INPUT], small[4];
+    size_t len = sizeof(buf);
+    struct tlsr_error err;
+
+    path_of(path, sizeof(path), "readback.pem");
+    CHECK_CODE(tlsr_file_write_private(path, secret, sizeof(secret), &err),
+               TLSR_OK, &err);
+    CHECK_CODE(tlsr_file_read_private(path, buf, &len, &err), TLSR_OK, &err);
+    CHECK_EQ_INT(len, sizeof(secret));
+    CHECK(memcmp(buf, secret, len) == 0);
+    len = sizeof(small);
+    CHECK_CODE(tlsr_file_read_private(path, small, &len, &err),
+               TLSR_EBUFSIZE, &err);
+    CHECK_EQ_INT(len, sizeof(secret));
+}
+
+static void regression_load_refuses_writable_or_fifo(void)
+{
+    char path[256], fifo[256];
+    uint8_t buf[64];
+    size_t len = sizeof(buf);
+    struct tlsr_error err;
+
+    path_of(path, sizeof(path), "world-writable.pem");
+    CHECK_CODE(tlsr_file_write_private(path, secret, sizeof(secret), &err),
+               TLSR_OK, &err);
+    CHECK(chmod(path, 0666) == 0);
+    CHECK_CODE(tlsr_file_read_private(path, buf, &len, &err), TLSR_EPERM,
+               &err);
+    CHECK(strstr(err.msg, "writable") != NULL);
+    path_of(fifo, sizeof(fifo), "read-fifo.pem");
+    CHECK(mkfifo(fifo, 0600) == 0);
+    CHECK_EQ_INT(read_in_child(fifo), TLSR_EPERM);
+}
+
+static void regression_load_refuses_planted_file_and_fifo(void)
+{
+    char path[256], fifo[256];
+    uint8_t buf[64];
+    size_t len = sizeof(buf);
+    struct tlsr_error err;
+
+    if (skip_unless_root())
+        return;
+    path_of(path, sizeof(path), "planted-session.pem");
+    CHECK(as_nobody(plant_file, path) == 0);
+    CHECK(chmod(path, 0600) == 0);      /* even kept private: not ours */
+    CHECK_CODE(tlsr_file_read_private(path, buf, &len, &err), TLSR_EPERM,
+               &err);
+    CHECK(strstr(err.msg, "owned by uid 65534") != NULL);
+    path_of(fifo, sizeof(fifo), "planted-read-fifo.pem");
+    CHECK(as_nobody(plant_fifo, fifo) == 0);
+    CHECK_EQ_INT(read_in_child(fifo), TLSR_EPERM);
+}
+
 static void bad_arguments_and_missing_directory(void)
 {
     char path[256];
@@ -310,6 +389,17 @@ static void bad_arguments_and_missing_directory(void)
     CHECK(strstr(err.msg, "temporary") != NULL);
     CHECK_CODE(tlsr_file_write_private(pub, secret, 1, &err), TLSR_EPERM,
                &err);                   /* a directory */
+    {
+        uint8_t b[4];
+        size_t n = sizeof(b);
+
+        CHECK_CODE(tlsr_file_read_private(NULL, b, &n, &err), TLSR_EINVAL,
+                   &err);
+        CHECK_CODE(tlsr_file_read_private(path, b, &n, &err), TLSR_EIO,
+                   &err);
+        CHECK_CODE(tlsr_file_read_private(pub, b, &n, &err), TLSR_EPERM,
+                   &err);
+    }
     CHECK_EQ_INT(leftovers(), 0);
 }
 
@@ -321,4 +411,7 @@ TESTS(T(writes_new_file_0600_whatever_the_umask),
       T(regression_save_refuses_planted_file),
       T(regression_save_refuses_planted_fifo),
       T(regression_save_refuses_planted_hard_link),
+      T(reads_back_what_it_wrote),
+      T(regression_load_refuses_writable_or_fifo),
+      T(regression_load_refuses_planted_file_and_fifo),
       T(bad_arguments_and_missing_directory))

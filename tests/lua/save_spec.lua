@@ -1,4 +1,5 @@
--- save(path, sess) against a local attacker (issue 8 finding 3): as root,
+-- save(path, sess) and load(path) against a local attacker (issue 8 finding
+-- 3): as root,
 -- with an unprivileged user this spec creates (and removes if it created
 -- it), in a sticky world-writable directory like /tmp.  A file, FIFO,
 -- symlink or hard link planted at the path is refused with EPERM and never
@@ -27,17 +28,25 @@ local function stat(path, fmt)
     return ok and out:gsub("%s+$", "") or nil
 end
 
--- save() in a fresh process of this VM under `timeout 10`: a FIFO can
--- never hang the suite.  Prints "nil <code> <msg>" or "true".
-local function save_in_child(module, path)
+-- save() or load() in a fresh process of this VM under `timeout 10`: a
+-- FIFO can never hang the suite.  Prints "nil <code> <msg>" or "true".
+local function in_child(module, what, path)
     local script = ([[
         package.path = %q; package.cpath = %q
         local T = require(%q)
-        local sess = assert(T.load(%q))
-        local ok, err, code = T.save(%q, sess)
+        local ok, err, code
+        if %q == "save" then
+            ok, err, code = T.save(%q, assert(T.load(%q)))
+        else
+            ok, err, code = T.load(%q)
+        end
         print(ok and "true" or ("nil " .. tostring(code) .. " " .. err))
-    ]]):format(package.path, package.cpath, module, VECTOR, path)
+    ]]):format(package.path, package.cpath, module, what, path, VECTOR, path)
     return S.run("timeout 10 " .. S.lua .. " -e " .. S.sh_quote(script))
+end
+
+local function save_in_child(module, path)
+    return in_child(module, "save", path)
 end
 
 if not is_root() then
@@ -164,6 +173,39 @@ describe("save against a local attacker", function()
                 assert.are.equal(T.codes.EPERM, code)
                 assert.truthy(err:find("symbolic link", 1, true), err)
                 assert.are.equal("0", stat(target, "%s"))
+            end)
+
+            it("regression: load refuses a session file another user could "
+               .. "have written (issue 8 finding 3)", function()
+                -- The attacker's own session (a secret she knows) at the
+                -- path root will load.
+                local path = fresh("theirs.pem")
+                assert(as_attacker("cat " .. S.sh_quote(VECTOR) .. " > "
+                                   .. S.sh_quote(path)))
+                local s, err, code = T.load(path)
+                assert.is_nil(s)
+                assert.are.equal(T.codes.EPERM, code)
+                assert.truthy(err:find("owned by uid", 1, true), err)
+                -- Ours, but anyone can write it.
+                local open = fresh("open.pem")
+                assert(S.run("cp " .. S.sh_quote(VECTOR) .. " "
+                             .. S.sh_quote(open) .. " && chmod 666 "
+                             .. S.sh_quote(open)))
+                s, err, code = T.load(open)
+                assert.is_nil(s)
+                assert.are.equal(T.codes.EPERM, code)
+                assert.truthy(err:find("writable", 1, true), err)
+                -- A planted FIFO: refused at once, no hang.
+                local fifo = fresh("load-fifo.pem")
+                assert(as_attacker("mkfifo -m 666 " .. S.sh_quote(fifo)))
+                local ran, out = in_child(module, "load", fifo)
+                assert.is_true(ran, out)
+                assert.truthy(out:match("^nil %-19 .*a FIFO"), out)
+                -- What save wrote loads back.
+                local good = fresh("roundtrip.pem")
+                assert.is_true(T.save(good, sess))
+                assert.are.equal(pem, assert(T.serialize(assert(T.load(good)),
+                                                         "pem")))
             end)
 
             it("writes a new file 0600 and replaces its own file by rename",
