@@ -1,4 +1,6 @@
--- luarocks make [--tree DIR] [--lua-version 5.4|5.1]
+-- luarocks make --lua-version 5.4 [--tree DIR] tlsresume-0.1.0-1.rockspec
+-- (Debian's luarocks defaults to Lua 5.1: without --lua-version 5.4 the
+-- module is built for 5.1 and lua5.4 does not find it; use 5.1 for LuaJIT.)
 -- Builds the C core with the top Makefile (`make lib`) and the Lua C module
 -- tlsresume_core against it, and installs:
 --   tlsresume, tlsresume_core        the Lua 5.4 / 5.1 (LuaJIT) module
@@ -20,7 +22,7 @@ Serialize a TLS session (TLS 1.2 session IDs / tickets, TLS 1.3 tickets) to
 DER or PEM (byte-compatible with openssl sess_id, s_client -sess_in/-sess_out,
 Node getSession() and nginx), restore it in another process and resume with
 LuaSec 1.2 or OpenResty cosockets; an on-disk store shared by processes and
-an ngx.shared.DICT store shared by nginx workers.
+an ngx.shared.DICT store shared by nginx workers, and the two in tiers.
 ]],
    license = "MIT",
 }
@@ -47,6 +49,7 @@ $(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -fPIC -shared \
          ["resty.tlsresume.cdef"] = "lua/resty/tlsresume/cdef.lua",
          ["resty.tlsresume.dirstore"] = "lua/resty/tlsresume/dirstore.lua",
          ["resty.tlsresume.shdict"] = "lua/resty/tlsresume/shdict.lua",
+         ["resty.tlsresume.tiered"] = "lua/resty/tlsresume/tiered.lua",
       },
       lib = {
          ["tlsresume_core"] = "build/rock/tlsresume_core.so",

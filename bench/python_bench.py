@@ -136,7 +136,7 @@ def micro(der, seconds, label):
 
 
 CLIENT = r"""
-import json, socket, ssl, sys, time
+import json, os, socket, ssl, sys, time
 c0 = time.process_time(); t0 = time.perf_counter()
 import tlsresume
 port, ca, sess_in, sess_out = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
@@ -157,8 +157,11 @@ with ctx.wrap_socket(raw, server_hostname="localhost", session=s,
     while c.recv(65536):
         pass
     reused = c.session_reused
-    if sess_out != "-":
-        open(sess_out, "wb").write(tlsresume.dumps(c.session))
+    if sess_out != "-":  # a fresh name in our 0700 temporary directory
+        fd = os.open(sess_out, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                     | os.O_NOFOLLOW, 0o600)
+        os.write(fd, tlsresume.dumps(c.session))
+        os.close(fd)
 c5 = time.process_time(); t5 = time.perf_counter()
 print(json.dumps({"reused": reused, "conn_cpu": c5 - c1, "conn_wall": t5 - t1,
                   "loads_cpu": c2 - c1, "hs_cpu": c4 - c3,

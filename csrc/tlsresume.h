@@ -118,6 +118,27 @@ int tlsr_session_set1_id_context(struct ssl_session_st *sess,
                                  const uint8_t *sid_ctx, size_t len,
                                  struct tlsr_error *err);
 
+/* ---- files -------------------------------------------------------------- */
+
+/*
+ * Write a secret (e.g. a serialized session) to path, mode 0600: the bytes
+ * go to a new temporary file (O_EXCL, O_NOFOLLOW) in path's directory,
+ * fsync'd, then renamed over path; nothing already at path is ever opened.
+ * TLSR_EPERM if path exists and is not a regular file owned by this user
+ * with one link (a file, FIFO, symlink or hard link someone planted).
+ */
+int tlsr_file_write_private(const char *path, const uint8_t *data,
+                            size_t len, struct tlsr_error *err);
+/*
+ * Read a session file into buf (capacity *len; *len gets the bytes read).
+ * TLSR_EPERM unless it is a regular file owned by this user or root that
+ * group and others cannot write (a session someone else planted would
+ * resume with them); never blocks on a FIFO.  TLSR_ETOOBIG above
+ * TLSR_MAX_INPUT; TLSR_EBUFSIZE (and the size in *len) if buf is smaller.
+ */
+int tlsr_file_read_private(const char *path, uint8_t *buf, size_t *len,
+                           struct tlsr_error *err);
+
 /* ---- live connections (bindings that hold an SSL*, e.g. LuaSec) --------- */
 
 /*

@@ -4,7 +4,8 @@
  *   tlsr-client save   HOST PORT FILE [CAFILE]
  *       full handshake, one HTTP/1.0 request (so TLS 1.3 tickets arrive),
  *       then the session goes to FILE as PEM ("SSL SESSION PARAMETERS",
- *       readable by `openssl s_client -sess_in`), mode 0600.
+ *       readable by `openssl s_client -sess_in`), mode 0600, written by
+ *       tlsr_file_write_private (refuses a FILE someone else planted).
  *   tlsr-client resume HOST PORT FILE [CAFILE]
  *       loads FILE, offers the session, prints "Reused" or "New".
  *
@@ -18,13 +19,11 @@
  * worked (whether resumed or not), 1 on any failure.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -143,24 +142,15 @@ static int read_response(SSL *ssl, char *report, size_t report_size)
     return 0;
 }
 
-/* Writes data to path atomically, mode 0600 from the start. */
+/* The core's safe write: 0600 temporary + rename; refuses a file, FIFO or
+ * link someone else planted at path instead of writing the secret into it. */
 static int write_private(const char *path, const uint8_t *data, size_t len)
 {
-    char tmp[4096];
-    int fd, ok;
+    struct tlsr_error err;
 
-    if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
-        return fail("file name too long");
-    fd = mkstemp(tmp);      /* 0600 */
-    if (fd < 0) {
-        fprintf(stderr, "tlsr-client: %s: %s\n", tmp, strerror(errno));
-        return -1;
-    }
-    ok = write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
-    ok = close(fd) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        fprintf(stderr, "tlsr-client: %s: %s\n", path, strerror(errno));
-        unlink(tmp);
+    if (tlsr_file_write_private(path, data, len, &err) != 0) {
+        fprintf(stderr, "tlsr-client: %s (%s)\n", err.msg,
+                tlsr_error_name(err.code));
         return -1;
     }
     return 0;
@@ -168,18 +158,17 @@ static int write_private(const char *path, const uint8_t *data, size_t len)
 
 static SSL_SESSION *load_session(const char *path)
 {
-    static uint8_t buf[TLSR_MAX_INPUT + 1];
+    static uint8_t buf[TLSR_MAX_INPUT];
     struct tlsr_error err;
     SSL_SESSION *sess;
-    size_t len;
-    FILE *f = fopen(path, "rb");
+    size_t len = sizeof(buf);
 
-    if (f == NULL) {
-        fprintf(stderr, "tlsr-client: %s: %s\n", path, strerror(errno));
+    /* Only a file no other user could have written (no planted session). */
+    if (tlsr_file_read_private(path, buf, &len, &err) != 0) {
+        fprintf(stderr, "tlsr-client: %s (%s)\n", err.msg,
+                tlsr_error_name(err.code));
         return NULL;
     }
-    len = fread(buf, 1, sizeof(buf), f);
-    fclose(f);
     sess = tlsr_session_parse(buf, len, &err);
     OPENSSL_cleanse(buf, len);
     if (sess == NULL)

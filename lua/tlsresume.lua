@@ -19,7 +19,12 @@
 --
 -- The on-disk store (the core's tlsr_store_*):
 --   local st = tlsresume.store(dir, {max_tickets=8, seal_key=key32})
---   st:put(host, port, sess [, context]); st:take(host, port [, context])
+--   st:put(host, port, sess [, scope]); st:take(host, port [, scope])
+-- (scope: an optional string that keeps sessions apart, e.g. a client
+-- identity; a session is only offered under the key it was stored with).
+--
+-- Chains report the first error: tlsresume.save(path, tlsresume.get_session(
+-- conn)) returns get_session's nil, msg, code when it failed.
 local core = require "tlsresume_core"
 
 local M = {
@@ -41,21 +46,55 @@ local M = {
     store = core.store_open,        -- (path [, opts]) -> store
 }
 
+-- f(nil, msg [, code]) is how a failed call's results arrive when passed
+-- straight in: save(path, get_session(conn)).  Such chains return that
+-- first error (nil, msg, code) instead of raising about the nil.
+local function passed_error(sess, msg, code, options)
+    if sess == nil and type(msg) == "string" and not options[msg] then
+        return true, msg, type(code) == "number" and code or nil
+    end
+end
+
+local FORMATS = { pem = true, der = true }
+local NONE = {}
+
 --- Offer a session (userdata, or its PEM/DER bytes) on a LuaSec client
 -- connection before dohandshake().
-function M.set_session(conn, sess)
+function M.set_session(conn, sess, m, c)
+    local passed, msg, code = passed_error(sess, m, c, NONE)
+    if passed then
+        return nil, msg, code
+    end
     if type(sess) == "string" then
-        local s, err, code = core.deserialize(sess)
+        local s, err, ecode = core.deserialize(sess)
         if not s then
-            return nil, err, code
+            return nil, err, ecode
         end
         sess = s
     end
     return core.luasec_set_session(conn, sess)
 end
 
---- Write a session to a file only its owner can read (0600).
-function M.save(path, sess, format)
+--- Write a session to path, mode 0600, through a new temporary file renamed
+-- into place (tlsr_file_write_private): a file, FIFO, symlink or hard link
+-- that exists at path and is not this user's own regular file is refused
+-- (nil, msg, tlsresume.codes.EPERM), never opened.
+function M.save(path, sess, format, c)
+    if type(path) ~= "string" then
+        error("bad argument #1 to 'save' (string expected, got "
+              .. type(path) .. ")", 2)
+    end
+    local passed, msg, pcode = passed_error(sess, format, c, FORMATS)
+    if passed then
+        return nil, msg, pcode
+    end
+    if type(sess) ~= "userdata" then
+        error("bad argument #2 to 'save' (tlsresume.session expected, got "
+              .. type(sess) .. ")", 2)
+    end
+    if format ~= nil and not FORMATS[format] then
+        error("bad argument #3 to 'save' (\"pem\" or \"der\" expected)", 2)
+    end
     local bytes, err, code = core.serialize(sess, format or "pem")
     if not bytes then
         return nil, err, code
@@ -64,18 +103,18 @@ function M.save(path, sess, format)
 end
 
 --- Read a session file (PEM or DER, e.g. from openssl s_client -sess_out).
+-- Refused (nil, msg, EPERM) unless it is a regular file owned by this user
+-- or root that group and others cannot write: a session someone else put
+-- there would resume with them, no certificate asked.  A FIFO never blocks.
 function M.load(path)
     if type(path) ~= "string" then
         error("bad argument #1 to 'load' (string expected)", 2)
     end
-    local f, err = io.open(path, "rb")
-    if not f then
-        return nil, err, core.codes.EIO
+    local bytes, err, code = core.read_private(path)
+    if not bytes then
+        return nil, err, code
     end
-    -- One byte past TLSR_MAX_INPUT: a bigger file gets TLSR_ETOOBIG, unread.
-    local bytes = f:read(65537)
-    f:close()
-    return core.deserialize(bytes or "")
+    return core.deserialize(bytes)
 end
 
 return M

@@ -5,13 +5,9 @@
  * (wrong argument types) raises.  Userdata are created before the C object
  * they hold, and __gc/__close free and NULL the pointer.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <lua.h>
 #include <lauxlib.h>
@@ -135,16 +131,46 @@ static int session_tostring(lua_State *L)
 
 /* ---- serialize / deserialize / inspect ----------------------------------- */
 
+/*
+ * f(nil, msg [, code]): the results of a failed call passed straight in, as
+ * in save(path, get_session(conn)).  Returns them unchanged (the first
+ * error, not "bad argument #1"); 0 if the arguments are not such a triple.
+ * A string that is a valid option at i + 1 (e.g. "pem") is not a message.
+ */
+static int pass_error(lua_State *L, int i, const char *const *options)
+{
+    const char *msg;
+
+    if (!lua_isnil(L, i) || lua_type(L, i + 1) != LUA_TSTRING)
+        return 0;
+    msg = lua_tostring(L, i + 1);
+    for (; options != NULL && *options != NULL; options++)
+        if (strcmp(msg, *options) == 0)
+            return 0;
+    lua_pushnil(L);
+    lua_pushvalue(L, i + 1);
+    if (lua_type(L, i + 2) == LUA_TNUMBER)
+        lua_pushvalue(L, i + 2);
+    else
+        lua_pushnil(L);
+    return 3;
+}
+
 static int l_serialize(lua_State *L)
 {
     static const char *const formats[] = {"der", "pem", NULL};
-    struct ssl_session_st *sess = check_session(L, 1);
-    int format = luaL_checkoption(L, 2, "der", formats);
+    int passed = pass_error(L, 1, formats);
+    struct ssl_session_st *sess;
+    int format;
     unsigned int flags = lua_toboolean(L, 3) ? TLSR_SERIALIZE_LEAN : 0;
     struct tlsr_error err = {0, ""};
     size_t len = 0;
     uint8_t *buf;
 
+    if (passed)
+        return passed;
+    sess = check_session(L, 1);
+    format = luaL_checkoption(L, 2, "der", formats);
     format = format == 0 ? TLSR_FORMAT_DER : TLSR_FORMAT_PEM;
     if (tlsr_session_serialize(sess, format, flags, NULL, &len, &err) != 0)
         return push_error(L, &err);
@@ -257,8 +283,12 @@ static int l_inspect(lua_State *L)
     struct tlsr_error err = {0, ""};
     struct tlsr_session_info info;
     struct ssl_session_st *sess;
-    lua_Number t = luaL_optnumber(L, 2, 0);
+    lua_Number t;
     int64_t now;
+
+    if (pass_error(L, 1, NULL))
+        return 3;
+    t = luaL_optnumber(L, 2, 0);
 
     /* Converting NaN or a double beyond int64 is undefined behaviour. */
     if (!(t >= 0 && t < 9.2e18))
@@ -613,36 +643,53 @@ static int l_store_open(lua_State *L)
 struct key {
     const char *host;
     int port;
-    const char *context;
+    const char *scope;
+    const char *bad;        /* a bad value: returned as nil, msg, EINVAL */
 };
 
-/* host at i, port at i + 1, optional context at ctx (the store at 1). */
-static struct key check_key(lua_State *L, int i, int ctx)
+/* host at i, port at i + 1, optional scope at sc (the store at 1).  Wrong
+ * types raise; a NUL inside host or scope (which C would cut there, handing
+ * out another key's sessions) is a bad value. */
+static struct key check_key(lua_State *L, int i, int sc)
 {
     struct key k;
     lua_Number port;
+    size_t hlen, slen = 0;
 
     luaL_checktype(L, i, LUA_TSTRING);
     luaL_checktype(L, i + 1, LUA_TNUMBER);  /* not "443": misuse */
-    k.host = lua_tostring(L, i);
+    k.host = lua_tolstring(L, i, &hlen);
     port = lua_tonumber(L, i + 1);
     if (!(port >= 0 && port <= 65535) || port != (lua_Number)(int)port)
         luaL_argerror(L, i + 1, "port must be an integer 0..65535");
     k.port = (int)port;
-    if (!lua_isnoneornil(L, ctx))
-        luaL_checktype(L, ctx, LUA_TSTRING);
-    k.context = lua_tostring(L, ctx);
+    if (!lua_isnoneornil(L, sc))
+        luaL_checktype(L, sc, LUA_TSTRING);
+    k.scope = lua_tolstring(L, sc, &slen);
+    k.bad = strlen(k.host) != hlen ? "host contains a NUL byte"
+          : k.scope != NULL && strlen(k.scope) != slen
+              ? "scope contains a NUL byte" : NULL;
     return k;
+}
+
+static int push_bad(lua_State *L, const char *msg)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, msg);
+    lua_pushinteger(L, TLSR_EINVAL);
+    return 3;
 }
 
 static int l_store_put(lua_State *L)
 {
     struct tlsr_store *st = check_store(L, 1);
-    struct key k = check_key(L, 2, 5);         /* put(host, port, sess [, ctx]) */
+    struct key k = check_key(L, 2, 5);      /* put(host, port, sess [, scope]) */
     struct ssl_session_st *sess = check_session(L, 4);
     struct tlsr_error err = {0, ""};
 
-    if (tlsr_store_put(st, k.host, k.port, k.context, sess, &err) != 0)
+    if (k.bad != NULL)
+        return push_bad(L, k.bad);
+    if (tlsr_store_put(st, k.host, k.port, k.scope, sess, &err) != 0)
         return push_error(L, &err);
     lua_pushboolean(L, 1);
     return 1;
@@ -660,6 +707,8 @@ static int store_lookup(lua_State *L, int take)
     const struct ssl_ctx_st *ctx = NULL;
     struct lsession *ls;
 
+    if (k.bad != NULL)
+        return push_bad(L, k.bad);
     if (!lua_isnoneornil(L, 5)) {
         struct lsec_ssl *c = check_luasec(L, 5);
 
@@ -669,9 +718,9 @@ static int store_lookup(lua_State *L, int take)
         ctx = SSL_get_SSL_CTX(c->ssl);
     }
     ls = new_lsession(L);
-    ls->sess = take ? tlsr_store_take(st, k.host, k.port, k.context, pp, ctx,
+    ls->sess = take ? tlsr_store_take(st, k.host, k.port, k.scope, pp, ctx,
                                       &err)
-                    : tlsr_store_get(st, k.host, k.port, k.context, pp, ctx,
+                    : tlsr_store_get(st, k.host, k.port, k.scope, pp, ctx,
                                      &err);
     if (ls->sess == NULL)
         return push_error(L, &err);
@@ -686,8 +735,11 @@ static int l_store_remove(lua_State *L)
     struct tlsr_store *st = check_store(L, 1);
     struct key k = check_key(L, 2, 4);
     struct tlsr_error err = {0, ""};
-    int n = tlsr_store_remove(st, k.host, k.port, k.context, &err);
+    int n;
 
+    if (k.bad != NULL)
+        return push_bad(L, k.bad);
+    n = tlsr_store_remove(st, k.host, k.port, k.scope, &err);
     if (n < 0)
         return push_error(L, &err);
     lua_pushinteger(L, n);
@@ -732,7 +784,7 @@ static int iter_free(lua_State *L)
     return 0;
 }
 
-/* store:entries() -> array of {host, port, context, sealed, info} */
+/* store:entries() -> array of {host, port, scope, sealed, info} */
 static int l_store_entries(lua_State *L)
 {
     struct tlsr_store *st = check_store(L, 1);
@@ -755,7 +807,7 @@ static int l_store_entries(lua_State *L)
         lua_createtable(L, 0, 5);
         set_str(L, "host", entry.host);
         set_int(L, "port", entry.port);
-        set_str(L, "context", entry.context);
+        set_str(L, "scope", entry.context);     /* the C field is the scope */
         set_bool(L, "sealed", entry.sealed);
         push_info(L, &entry.info);
         lua_setfield(L, -2, "info");
@@ -770,46 +822,44 @@ static int l_store_entries(lua_State *L)
 
 /* ---- files ---------------------------------------------------------------- */
 
-/* write_private(path, data): a new file only its owner can read (0600). */
+/* write_private(path, data): the core's tlsr_file_write_private (0600,
+ * O_EXCL temporary + rename; a planted file, FIFO or hard link is refused). */
 static int l_write_private(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
-    size_t len, off = 0;
+    size_t plen, len;
+    const char *path = luaL_checklstring(L, 1, &plen);
     const char *data;
-    int fd;
+    struct tlsr_error err = {0, ""};
 
     luaL_checktype(L, 2, LUA_TSTRING);
     data = lua_tolstring(L, 2, &len);
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-              0600);
-    if (fd < 0)
-        goto fail;
-    if (fchmod(fd, 0600) != 0)
-        goto fail_fd;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            goto fail_fd;
-        off += (size_t)w;
-    }
-    if (close(fd) != 0)
-        goto fail;
+    if (strlen(path) != plen)
+        return push_bad(L, "path contains a NUL byte");
+    if (tlsr_file_write_private(path, (const uint8_t *)data, len, &err) != 0)
+        return push_error(L, &err);
     lua_pushboolean(L, 1);
     return 1;
-fail_fd: {
-        int e = errno;
+}
 
-        close(fd);
-        errno = e;
+/* read_private(path) -> bytes: the core's tlsr_file_read_private (a regular
+ * file of this user or root, not group/world-writable; a FIFO never blocks). */
+static int l_read_private(lua_State *L)
+{
+    size_t plen, len = TLSR_MAX_INPUT;
+    const char *path = luaL_checklstring(L, 1, &plen);
+    struct tlsr_error err = {0, ""};
+    uint8_t *buf;
+
+    if (strlen(path) != plen)
+        return push_bad(L, "path contains a NUL byte");
+    buf = lua_newuserdata(L, len);      /* GC-owned: cannot leak */
+    if (tlsr_file_read_private(path, buf, &len, &err) != 0) {
+        wipe(buf, TLSR_MAX_INPUT);
+        return push_error(L, &err);
     }
-fail:
-    lua_pushnil(L);
-    lua_pushfstring(L, "%s: %s", path, strerror(errno));
-    lua_pushinteger(L, TLSR_EIO);
-    return 3;
+    lua_pushlstring(L, (const char *)buf, len);
+    wipe(buf, len);
+    return 1;
 }
 
 /* ---- module --------------------------------------------------------------- */
@@ -854,6 +904,7 @@ static const luaL_Reg functions[] = {
     {"luasec_session_reused", l_luasec_session_reused},
     {"store_open", l_store_open},
     {"write_private", l_write_private},
+    {"read_private", l_read_private},
     {"error_name", l_error_name},
     {NULL, NULL}
 };

@@ -6,7 +6,9 @@
 --   2. package.searchpath("libtlsresume", package.cpath) (luarocks installs
 --      it there; or add "<dir>/?.so" to lua_package_cpath),
 --   3. <checkout>/build/libtlsresume.so next to this file's lua/ directory,
---   4. the system loader ("libtlsresume.so" on LD_LIBRARY_PATH / ld.so.conf).
+--   4. the system loader ("libtlsresume.so" on LD_LIBRARY_PATH / ld.so.conf);
+-- if none has it, require fails with a message listing each place.
+-- build/libtlsresume.so exists only after `make lib` (or make lua-modules).
 --
 --   local tlsresume = require "resty.tlsresume"
 --   local sess, err = sock:sslhandshake(reused, name)   -- cdata void*
@@ -18,8 +20,11 @@
 -- (wrong argument types) raises.  TLS 1.3: the session sslhandshake returns
 -- first has no ticket; read a response, then call sslhandshake again for
 -- the resumable session.  Stores: tlsresume.store(dir, opts) (the core's
--- on-disk store, blocking file I/O) and require("resty.tlsresume.shdict")
--- (an ngx.shared.DICT shared by all workers).
+-- on-disk store, resty.tlsresume.dirstore, blocking file I/O),
+-- require("resty.tlsresume.shdict") (an ngx.shared.DICT shared by all
+-- workers: survives a reload, not a stop/start) and
+-- require("resty.tlsresume.tiered") (the shared dict in front of the
+-- on-disk store: persists across restarts).
 local ffi = require "ffi"
 
 local C_cdef = require "resty.tlsresume.cdef"
@@ -45,26 +50,40 @@ local function file_exists(path)
     return false
 end
 
+-- Returns the path to load, and the places looked at (for the error).
 local function find_library()
+    local tried = {}
     local env = os.getenv("TLSRESUME_LIB")
     if env and env ~= "" then
-        return env
+        return env, { "$TLSRESUME_LIB=" .. env }
     end
+    tried[#tried + 1] = "$TLSRESUME_LIB (not set)"
     local found = package.searchpath
         and package.searchpath("libtlsresume", package.cpath)
     if found then
-        return found
+        return found, tried
     end
+    tried[#tried + 1] = "package.cpath (" .. package.cpath .. ")"
     -- lua/resty/tlsresume.lua -> <checkout>/build/libtlsresume.so
     local local_build = this_dir() .. "/../../build/libtlsresume.so"
     if file_exists(local_build) then
-        return local_build
+        return local_build, tried
     end
-    return "tlsresume"
+    tried[#tried + 1] = local_build .. " (exists after `make lib`)"
+    tried[#tried + 1] = "the system loader (libtlsresume.so)"
+    return "tlsresume", tried
 end
 
-M.library_path = find_library()
-local C = ffi.load(M.library_path)
+local lib_tried
+M.library_path, lib_tried = find_library()
+local lib_ok, C = pcall(ffi.load, M.library_path)
+if not lib_ok then
+    error("resty.tlsresume: cannot load libtlsresume.so (" .. tostring(C)
+          .. "); looked at: " .. table.concat(lib_tried, "; ")
+          .. ".  Build it with `make lib` (build/libtlsresume.so) or install "
+          .. "the rock, then set TLSRESUME_LIB (nginx: `env TLSRESUME_LIB;`) "
+          .. "or add its directory to lua_package_cpath.", 0)
+end
 M.C = C
 
 local err_t = ffi.typeof("struct tlsr_error")
@@ -127,9 +146,11 @@ local function check_session(sess, n, fname)
 end
 M._check_session = check_session
 
--- A store key's arguments, shared by the directory and shared-dict stores;
--- errors point at the store method's caller (level 3).
-function M._check_key(host, port, context)
+-- A store key's arguments, shared by the directory, shared-dict and tiered
+-- stores.  Wrong types raise (pointing at the store method's caller, level
+-- 3); a NUL inside host or scope returns nil, msg, EINVAL: C would cut the
+-- string there and hand out another key's sessions.
+function M._check_key(host, port, scope)
     if type(host) ~= "string" then
         error("bad argument #1 (host string expected)", 3)
     end
@@ -137,8 +158,26 @@ function M._check_key(host, port, context)
         or port ~= math.floor(port) then
         error("bad argument #2 (port must be an integer 0..65535)", 3)
     end
-    if context ~= nil and type(context) ~= "string" then
-        error("bad argument (context string expected)", 3)
+    if scope ~= nil and type(scope) ~= "string" then
+        error("bad argument (scope string expected)", 3)
+    end
+    if host:find("\0", 1, true) then
+        return nil, "host contains a NUL byte", C.TLSR_EINVAL
+    end
+    if scope and scope:find("\0", 1, true) then
+        return nil, "scope contains a NUL byte", C.TLSR_EINVAL
+    end
+    return true
+end
+
+-- f(nil, msg [, code]): a failed call's results passed straight in, as in
+-- save(path, sock:sslhandshake(...)).  Chains return that first error
+-- instead of raising about the nil.  options: strings that are arguments,
+-- not messages (e.g. "pem").
+local function passed_error(sess, msg, code, options)
+    if sess == nil and type(msg) == "string"
+        and not (options and options[msg]) then
+        return true, msg, type(code) == "number" and code or nil
     end
 end
 
@@ -146,6 +185,10 @@ local formats = { der = C.TLSR_FORMAT_DER, pem = C.TLSR_FORMAT_PEM }
 
 --- serialize(sess [, "der"|"pem" [, lean]]) -> bytes | nil, err, code
 function M.serialize(sess, format, lean)
+    local passed, msg, code = passed_error(sess, format, lean, formats)
+    if passed then
+        return nil, msg, code
+    end
     local p = check_session(sess, 1, "serialize")
     local fmt = formats[format or "der"]
     if fmt == nil then
@@ -239,7 +282,11 @@ end
 M._info_table = info_table
 
 --- inspect(sess_or_bytes [, now]) -> table | nil, err, code
-function M.inspect(sess, now)
+function M.inspect(sess, now, code)
+    local passed, msg, c = passed_error(sess, now, code)
+    if passed then
+        return nil, msg, c
+    end
     local p
     if type(sess) == "string" then
         local s, msg, code = M.deserialize(sess)
@@ -351,6 +398,64 @@ function M.ticket_parse(ticket)
         ciphertext_len = tonumber(info.ciphertext_len),
         mac = hex(info.mac, 32),
     }
+end
+
+--- save(path, sess [, "pem"|"der"]) -> true | nil, err, code
+-- Writes the session to path, mode 0600, through a new temporary file
+-- renamed into place (tlsr_file_write_private): a file, FIFO, symlink or
+-- hard link at path that is not this user's own regular file is refused
+-- (EPERM), never opened.  Blocking file I/O.
+function M.save(path, sess, format, code)
+    if type(path) ~= "string" then
+        error("bad argument #1 to 'save' (string expected, got "
+              .. type(path) .. ")", 2)
+    end
+    local passed, msg, c = passed_error(sess, format, code, formats)
+    if passed then
+        return nil, msg, c
+    end
+    if path:find("\0", 1, true) then
+        return nil, "path contains a NUL byte", C.TLSR_EINVAL
+    end
+    check_session(sess, 2, "save")
+    if format ~= nil and not formats[format] then
+        error("bad argument #3 to 'save' (\"pem\" or \"der\" expected)", 2)
+    end
+    local bytes, err, ecode = M.serialize(sess, format or "pem")
+    if not bytes then
+        return nil, err, ecode
+    end
+    local e = err_t()
+    local rc = C.tlsr_file_write_private(path, bytes, #bytes, e)
+    if rc ~= 0 then
+        return fail(e)
+    end
+    return true
+end
+
+--- load(path) -> session cdata | nil, err, code (PEM or DER file).
+-- Refused (EPERM) unless it is a regular file owned by this user or root
+-- that group and others cannot write; a FIFO never blocks.
+function M.load(path)
+    if type(path) ~= "string" then
+        error("bad argument #1 to 'load' (string expected)", 2)
+    end
+    if path:find("\0", 1, true) then
+        return nil, "path contains a NUL byte", C.TLSR_EINVAL
+    end
+    local cap = C.TLSR_MAX_INPUT
+    local buf, len, e = buf_t(cap), size_ptr_t(), err_t()
+    len[0] = cap
+    if C.tlsr_file_read_private(path, buf, len, e) ~= 0 then
+        ffi_fill(buf, cap)
+        return fail(e)
+    end
+    local p = C.tlsr_session_parse(buf, len[0], e)
+    ffi_fill(buf, cap) -- the file holds the master secret
+    if p == nil then
+        return fail(e)
+    end
+    return ffi_gc(p, C.tlsr_session_free)
 end
 
 --- store(path [, opts]) -> the core's on-disk store (blocking file I/O).

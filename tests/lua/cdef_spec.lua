@@ -14,6 +14,26 @@ describe("FFI cdef", function()
         assert.is_true(block == copy, "run `make lua-cdef`")
     end)
 
+    it("without libtlsresume.so, require says where it looked and what to "
+       .. "do", function()
+        -- A copy of lua/ with no build/ next to it, nothing on cpath.
+        local d = S.tmpdir()
+        assert(S.run("cp -r " .. S.sh_quote(S.root .. "/lua") .. " "
+                     .. S.sh_quote(d .. "/lua")))
+        local ok, out = S.run("cd / && env -u TLSRESUME_LIB luajit -e "
+            .. S.sh_quote(("package.path = %q; package.cpath = %q; "
+                           .. "require 'resty.tlsresume'")
+                          :format(d .. "/lua/?.lua", d .. "/none/?.so")))
+        S.rmdir(d)
+        assert.is_false(ok, out)
+        assert.truthy(out:find("cannot load libtlsresume.so", 1, true), out)
+        assert.truthy(out:find("$TLSRESUME_LIB (not set)", 1, true), out)
+        assert.truthy(out:find(d .. "/none/?.so", 1, true), out)
+        assert.truthy(out:find("build/libtlsresume.so (exists after `make "
+                               .. "lib`)", 1, true), out)
+        assert.truthy(out:find("system loader", 1, true), out)
+    end)
+
     it("ffi.cdef accepts the header's block in a fresh LuaJIT", function()
         local ok, out = S.run("TLSR_HEADER="
             .. S.sh_quote(S.root .. "/csrc/tlsresume.h")

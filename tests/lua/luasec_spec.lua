@@ -95,6 +95,19 @@ for _, version in ipairs({ "1.2", "1.3" }) do
                 assert.is_nil(s)
                 assert.truthy(err:find("ticket"))
                 assert.are.equal(T.codes.ENOTRESUMABLE, code)
+                -- Chains report that first error, not "bad argument".
+                local file = dir .. "/chained.pem"
+                local ok, cerr, ccode = T.save(file, T.get_session(c1))
+                assert.is_nil(ok)
+                assert.are.equal(err, cerr)
+                assert.are.equal(T.codes.ENOTRESUMABLE, ccode)
+                assert.is_nil(io.open(file))
+                local b, berr = T.serialize(T.get_session(c1))
+                assert.is_nil(b)
+                assert.are.equal(err, berr)
+                local i, ierr = T.inspect(T.get_session(c1))
+                assert.is_nil(i)
+                assert.are.equal(err, ierr)
             end
             assert(c1:send("GET / HTTP/1.0\r\n\r\n"))
             c1:receive("*a")
@@ -105,6 +118,11 @@ for _, version in ipairs({ "1.2", "1.3" }) do
             c1:close()
             local der = assert(T.serialize(sess))
             local c2 = wrap(srv.port, version)
+            -- set_session(conn, load(missing)): load's error comes back.
+            local ok, lerr, lcode = T.set_session(c2, T.load(dir .. "/none"))
+            assert.is_nil(ok)
+            assert.truthy(lerr:find("none", 1, true), lerr)
+            assert.are.equal(T.codes.EIO, lcode)
             assert.is_true(T.set_session(c2, der)) -- bytes work too
             -- get_session before the handshake is misuse.
             assert.has_error(function() T.get_session(c2) end)

@@ -106,9 +106,9 @@ function Nginx:log()
 end
 
 -- GET until the wanted worker serves it (reuseport spreads connections).
-function Nginx:connect(port, store, worker)
+function Nginx:connect(port, store, worker, dir)
     local path = ("/connect?port=%d&store=%s&dir=%s"):format(port, store,
-                                                             self.store)
+                                                             dir or self.store)
     if worker then
         path = path .. "&worker=" .. worker
     end
@@ -183,6 +183,52 @@ describe("OpenResty (nginx + ngx_lua + resty.tlsresume)", function()
                                  1, true), b)
         end)
     end
+
+    for _, v in ipairs({ "1.2", "1.3" }) do
+        local proto = v == "1.3" and "TLSv1.3" or "TLSv1.2"
+        it("TLS " .. v .. ": the tiered store resumes from the shared dict, "
+           .. "then from disk after nginx stop/start", function()
+            local port = v == "1.3" and ngx_.tls13 or ngx_.tls12
+            local dir = ngx_.dir .. "/tiered-" .. v
+            assert(S.run("mkdir -m 700 " .. S.sh_quote(dir)))
+            local a = ngx_:connect(port, "tiered", nil, dir)
+            assert.truthy(a:find("offered=no", 1, true), a)
+            assert.truthy(a:find("stored=true mem=0", 1, true), a)
+            local b = ngx_:connect(port, "tiered", nil, dir)
+            assert.truthy(b:find("offered=yes reused=r protocol=" .. proto,
+                                 1, true), b)
+            assert.truthy(b:find("stored=true mem=1", 1, true), b)
+            ngx_:stop()
+            ngx_:start()
+            -- The dict is gone with the old master: this one is from disk.
+            local c = ngx_:connect(port, "tiered", nil, dir)
+            assert.truthy(c:find("offered=yes reused=r protocol=" .. proto,
+                                 1, true), c)
+            assert.truthy(c:find("mem=0", 1, true), c)
+            -- ...and it was put back in both tiers.
+            local d = ngx_:connect(port, "tiered", nil, dir)
+            assert.truthy(d:find("offered=yes reused=r", 1, true), d)
+            assert.truthy(d:find("mem=1", 1, true), d)
+        end)
+    end
+
+    it("a store directory the workers cannot use: the error says who they "
+       .. "run as and how to create it for them", function()
+        if not is_root() then
+            return pending("needs root (chown)")
+        end
+        local dir = ngx_.dir .. "/foreign"
+        assert(S.run("mkdir -m 700 " .. S.sh_quote(dir) .. " && chown 65534 "
+                     .. S.sh_quote(dir)))
+        local status, body = http_get(ngx_.http, "/storeerr?dir=" .. dir)
+        assert.are.equal(200, status)
+        assert.truthy(body:find("owned by", 1, true), body)
+        assert.truthy(body:find("nginx workers run as user root", 1, true),
+                      body)
+        assert.truthy(body:find("`nobody` by default", 1, true), body)
+        assert.truthy(body:find("install -d -m 0700 -o root -g root " .. dir,
+                                1, true), body)
+    end)
 
     it("TLS 1.3 tickets in the shared dict are taken once across workers",
        function()

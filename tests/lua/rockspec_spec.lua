@@ -36,6 +36,7 @@ describe("rockspec", function()
             local R = require "resty.tlsresume"
             assert(R.library_path:find(os.getenv("TREE"), 1, true))
             print("FFI " .. R.inspect(b).protocol_name)
+            assert(require("resty.tlsresume.tiered").new)
         end
     ]]
 

@@ -135,6 +135,35 @@ for _, b in ipairs(backends) do
             assert.are.equal(T.codes.EINVAL, code)
         end)
 
+        it("chains pass the first error on: f(nil, msg, code) returns it",
+           function()
+            local msg = "no ticket received: read from the connection first"
+            local function three(...)
+                return select("#", ...), ...
+            end
+            local n, ok, err, code = three(T.serialize(nil, msg, -22))
+            assert.are.same({ 3, nil, msg, -22 }, { n, ok, err, code })
+            n, ok, err, code = three(T.save("/nonexistent/x.pem", nil, msg,
+                                            -22))
+            assert.are.same({ 3, nil, msg, -22 }, { n, ok, err, code })
+            -- without a code (e.g. sock:sslhandshake's nil, err)
+            n, ok, err = three(T.save("/nonexistent/x.pem", nil, msg))
+            assert.are.same({ 3, nil, msg }, { n, ok, err })
+            ok, err = T.inspect(nil, msg)
+            assert.is_nil(ok)
+            assert.are.equal(msg, err)
+            -- load's error through deserialize-taking calls
+            ok, err, code = T.save("/nonexistent/x.pem",
+                                   T.load("/nonexistent/in.pem"))
+            assert.is_nil(ok)
+            assert.truthy(err:find("in.pem", 1, true), err)
+            assert.are.equal(T.codes.EIO, code)
+            -- a format name is an argument, not a message: still misuse
+            assert.has_error(function() T.serialize(nil, "pem") end)
+            assert.has_error(function() T.save("/nonexistent/x", nil, "der") end)
+            assert.has_error(function() T.save("/nonexistent/x", nil) end)
+        end)
+
         it("raises on misuse (wrong argument types)", function()
             assert.has_error(function() T.deserialize(nil) end)
             assert.has_error(function() T.deserialize({}) end)

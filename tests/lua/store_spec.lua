@@ -69,7 +69,7 @@ describe("store", function()
                 assert.are.equal(1, st:count())
             end)
 
-            it("keys by host, port and context; remove, prune, entries",
+            it("keys by host, port and scope; remove, prune, entries",
                function()
                 local st = assert(T.store(newdir()))
                 local s = assert(T.deserialize(der12))
@@ -82,11 +82,36 @@ describe("store", function()
                 assert.are.equal(1, #entries)
                 assert.are.equal("a.example", entries[1].host)
                 assert.are.equal(443, entries[1].port)
-                assert.are.equal("ctx1", entries[1].context)
+                assert.are.equal("ctx1", entries[1].scope)
+                assert.is_nil(entries[1].context) -- renamed: scope
                 assert.are.equal("TLSv1.2", entries[1].info.protocol_name)
                 assert.is_true(st:prune() >= 0)
                 assert.are.equal(1, st:remove("a.example", 443, "ctx1"))
                 assert.are.equal(0, st:count())
+            end)
+
+            it("regression: a NUL in a store host or scope is refused, "
+               .. "never cut (issue 8 finding 5)", function()
+                local st = assert(T.store(newdir()))
+                local s = assert(T.deserialize(der12))
+                for _, call in ipairs({
+                    function() return st:put("victim.example\0evil", 443, s) end,
+                    function() return st:put("victim.example", 443, s, "a\0b") end,
+                    function() return st:get("victim.example\0evil", 443) end,
+                    function() return st:take("victim.example\0", 443) end,
+                    function() return st:remove("victim.example\0x", 443) end,
+                    function() return st:get("victim.example", 443, "\0") end,
+                }) do
+                    local ok, err, code = call()
+                    assert.is_nil(ok)
+                    assert.truthy(err:find("NUL", 1, true), err)
+                    assert.are.equal(T.codes.EINVAL, code)
+                end
+                assert.are.equal(0, st:count())
+                local got, _, code = st:get("victim.example", 443)
+                assert.is_nil(got)
+                assert.are.equal(T.codes.ENOTFOUND, code)
+                st:close()
             end)
 
             it("sealed entries do not open under another key", function()

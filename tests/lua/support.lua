@@ -25,12 +25,15 @@ function S.sh_quote(s)
     return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
--- Runs a shell command; returns ok, combined output.
+-- Runs a shell command; returns ok, combined output.  The exit status is
+-- echoed and parsed: LuaJIT's popen close() does not report it.
 function S.run(cmd)
-    local p = assert(io.popen("(" .. cmd .. ") 2>&1"))
+    local p = assert(io.popen("(" .. cmd .. ") 2>&1; echo \"@rc=$?\""))
     local out = p:read("*a")
-    local ok = p:close()
-    return ok == true or ok == 0, out
+    p:close()
+    local rc = out:match("@rc=(%d+)%s*$")
+    out = out:gsub("@rc=%d+%s*$", "")
+    return rc == "0", out
 end
 
 function S.sleep(sec)

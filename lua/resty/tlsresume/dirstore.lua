@@ -1,8 +1,10 @@
 --- The core's on-disk session store (tlsr_store_*) over LuaJIT's FFI.
 -- Same methods as the Lua 5.4 module's store: put(host, port, sess
--- [, context]), get/take/remove(host, port [, context]), prune(), count(),
+-- [, scope]), get/take/remove(host, port [, scope]), prune(), count(),
 -- entries(), close().  Calls do blocking file I/O: in nginx keep them off
--- hot paths or in a timer.  Workers must own the directory (0700).
+-- hot paths (resty.tlsresume.tiered puts a shared dict in front).  The
+-- workers' user must own the directory (0700): nginx runs its workers as
+-- `nobody` unless nginx.conf's `user` says otherwise.
 local ffi = require "ffi"
 local bit = require "bit"
 
@@ -13,6 +15,7 @@ local Store = {}
 Store.__index = Store
 
 local _M = {}
+local worker_hint
 
 local function u32(opts, k, dflt)
     local v = opts[k]
@@ -23,6 +26,47 @@ local function u32(opts, k, dflt)
         error("option " .. k .. ": number 0..2^32-1 expected", 3)
     end
     return v
+end
+
+-- One declaration at a time: another module may have declared some already.
+for _, decl in ipairs({
+    "unsigned int geteuid(void);",
+    "unsigned int getegid(void);",
+    "struct tlsr_passwd_head { char *pw_name; };",
+    "struct tlsr_passwd_head *getpwuid(unsigned int uid);",
+    "struct tlsr_passwd_head *getgrgid(unsigned int gid);",
+}) do
+    pcall(ffi.cdef, decl)
+end
+
+-- The account name of an id (pw_name / gr_name are the first fields of
+-- glibc's and musl's struct passwd and struct group), or the number.
+local function name_of(p, id)
+    if p ~= nil and p.pw_name ~= nil then
+        return ffi_string(p.pw_name)
+    end
+    return tostring(id)
+end
+
+-- In nginx, a store directory the workers may not use gets the fix: who
+-- the workers run as, and the command that makes the directory for them.
+worker_hint = function(path, code, msg)
+    if not (ngx and ngx.worker) then
+        return ""
+    end
+    local perm = code == -19 -- TLSR_EPERM
+        or msg:find("Permission denied", 1, true)
+        or msg:find("owned by", 1, true)
+    if not perm then
+        return ""
+    end
+    local uid, gid = ffi.C.geteuid(), ffi.C.getegid()
+    local user = name_of(ffi.C.getpwuid(uid), uid)
+    local group = name_of(ffi.C.getgrgid(gid), gid)
+    return (" (nginx workers run as user %s here: nginx.conf's `user`, "
+        .. "`nobody` by default; create the directory for them: "
+        .. "install -d -m 0700 -o %s -g %s %s)"):format(user, user, group,
+                                                          path)
 end
 
 function _M.open(T, path, opts)
@@ -55,7 +99,8 @@ function _M.open(T, path, opts)
     local err = ffi_new("struct tlsr_error")
     local p = C.tlsr_store_open(path, o, err)
     if p == nil then
-        return T._fail(err)
+        local _, msg, code = T._fail(err)
+        return nil, msg .. worker_hint(path, code, msg), code
     end
     return setmetatable({ T = T, p = ffi_gc(p, C.tlsr_store_free) }, Store)
 end
@@ -70,43 +115,52 @@ local function check_open(self)
     return self.p
 end
 
-function Store:put(host, port, sess, context)
+function Store:put(host, port, sess, scope)
     local p = check_open(self)
-    self.T._check_key(host, port, context)
+    local ok, bad, code = self.T._check_key(host, port, scope)
     local s = self.T._check_session(sess, 3, "put")
+    if not ok then
+        return nil, bad, code
+    end
     local err = ffi_new("struct tlsr_error")
-    if self.T.C.tlsr_store_put(p, host, port, context, s, err) ~= 0 then
+    if self.T.C.tlsr_store_put(p, host, port, scope, s, err) ~= 0 then
         return self.T._fail(err)
     end
     return true
 end
 
-local function lookup(self, take, host, port, context)
+local function lookup(self, take, host, port, scope)
     local p = check_open(self)
-    self.T._check_key(host, port, context)
+    local ok, bad, code = self.T._check_key(host, port, scope)
+    if not ok then
+        return nil, bad, code
+    end
     local C = self.T.C
     local err = ffi_new("struct tlsr_error")
-    local s = take and C.tlsr_store_take(p, host, port, context, nil, nil, err)
-        or C.tlsr_store_get(p, host, port, context, nil, nil, err)
+    local s = take and C.tlsr_store_take(p, host, port, scope, nil, nil, err)
+        or C.tlsr_store_get(p, host, port, scope, nil, nil, err)
     if s == nil then
         return self.T._fail(err)
     end
     return ffi_gc(s, C.tlsr_session_free)
 end
 
-function Store:get(host, port, context)
-    return lookup(self, false, host, port, context)
+function Store:get(host, port, scope)
+    return lookup(self, false, host, port, scope)
 end
 
-function Store:take(host, port, context)
-    return lookup(self, true, host, port, context)
+function Store:take(host, port, scope)
+    return lookup(self, true, host, port, scope)
 end
 
-function Store:remove(host, port, context)
+function Store:remove(host, port, scope)
     local p = check_open(self)
-    self.T._check_key(host, port, context)
+    local ok, bad, code = self.T._check_key(host, port, scope)
+    if not ok then
+        return nil, bad, code
+    end
     local err = ffi_new("struct tlsr_error")
-    local n = self.T.C.tlsr_store_remove(p, host, port, context, err)
+    local n = self.T.C.tlsr_store_remove(p, host, port, scope, err)
     if n < 0 then
         return self.T._fail(err)
     end
@@ -133,7 +187,7 @@ function Store:count()
     return tonumber(n)
 end
 
---- entries() -> array of {host, port, context, sealed, info}
+--- entries() -> array of {host, port, scope, sealed, info}
 function Store:entries()
     local p = check_open(self)
     local C = self.T.C
@@ -155,7 +209,7 @@ function Store:entries()
         out[#out + 1] = {
             host = ffi_string(e.host),
             port = tonumber(e.port),
-            context = ffi_string(e.context),
+            scope = ffi_string(e.context), -- the C field is the scope
             sealed = e.sealed ~= 0,
             info = self.T._info_table(e.info),
         }

@@ -14,8 +14,10 @@
 --   * TLS 1.3: up to max_tickets tickets per key in a dict list; take pops
 --     the newest (lpop is atomic across workers: each ticket is used once),
 --     the oldest fall off when the list is full;
---   * keys are host, port and an optional context (e.g. the SNI or client
+--   * keys are host, port and an optional scope (e.g. the SNI or client
 --     certificate identity): a session is only offered where it came from.
+-- The dict lives as long as nginx's master: it survives a reload (HUP), not
+-- a stop/start; resty.tlsresume.tiered adds the on-disk store behind it.
 -- get() peeks (a TLS 1.3 ticket is popped and pushed back).  Only resumable
 -- sessions are stored (TLS 1.3: call sslhandshake again after reading a
 -- response, to get the session with the server's ticket).
@@ -55,11 +57,11 @@ function _M.new(dict, opts)
     }, Store)
 end
 
--- Length-prefixed parts: no host, port or context can collide with another.
-local function key(self, host, port, context)
-    context = context or ""
+-- Length-prefixed parts: no host, port or scope can collide with another.
+local function key(self, host, port, scope)
+    scope = scope or ""
     return ("%s%d:%s:%d:%d:%s"):format(self.prefix, #host, host, port,
-                                       #context, context)
+                                       #scope, scope)
 end
 
 local function encode(expires, der)
@@ -71,9 +73,13 @@ local function decode(v)
     return tonumber(e), der
 end
 
---- put(host, port, sess [, context]) -> true | nil, err, code
-function Store:put(host, port, sess, context)
-    T._check_key(host, port, context)
+--- put(host, port, sess [, scope]) -> true | nil, err, code
+function Store:put(host, port, sess, scope)
+    local ok, bad, bcode = T._check_key(host, port, scope)
+    if not ok then
+        return nil, bad, bcode
+    end
+    T._check_session(sess, 3, "put")
     local info, err, code = T.inspect(sess)
     if not info then
         return nil, err, code
@@ -96,7 +102,7 @@ function Store:put(host, port, sess, context)
     if not der then
         return nil, e2, c2
     end
-    local k = key(self, host, port, context)
+    local k = key(self, host, port, scope)
     local dict = self.dict
     if info.protocol_version >= 0x0304 then
         local lk = k .. "#t"
@@ -130,9 +136,12 @@ local function usable(v, t)
     return T.deserialize(der)
 end
 
-local function lookup(self, take, host, port, context)
-    T._check_key(host, port, context)
-    local k = key(self, host, port, context)
+local function lookup(self, take, host, port, scope)
+    local ok, bad, bcode = T._check_key(host, port, scope)
+    if not ok then
+        return nil, bad, bcode
+    end
+    local k = key(self, host, port, scope)
     local dict, t = self.dict, now()
     local lk = k .. "#t"
     -- TLS 1.3 tickets: newest first, popped atomically, expired ones dropped.
@@ -157,21 +166,24 @@ local function lookup(self, take, host, port, context)
         T.codes.ENOTFOUND
 end
 
---- get(host, port [, context]) -> session cdata (left in the store)
-function Store:get(host, port, context)
-    return lookup(self, false, host, port, context)
+--- get(host, port [, scope]) -> session cdata (left in the store)
+function Store:get(host, port, scope)
+    return lookup(self, false, host, port, scope)
 end
 
---- take(host, port [, context]) -> the session to resume with; a TLS 1.3
+--- take(host, port [, scope]) -> the session to resume with; a TLS 1.3
 -- ticket is removed (single use).
-function Store:take(host, port, context)
-    return lookup(self, true, host, port, context)
+function Store:take(host, port, scope)
+    return lookup(self, true, host, port, scope)
 end
 
---- remove(host, port [, context]) -> number of entries removed
-function Store:remove(host, port, context)
-    T._check_key(host, port, context)
-    local k = key(self, host, port, context)
+--- remove(host, port [, scope]) -> number of entries removed
+function Store:remove(host, port, scope)
+    local ok, bad, bcode = T._check_key(host, port, scope)
+    if not ok then
+        return nil, bad, bcode
+    end
+    local k = key(self, host, port, scope)
     local dict = self.dict
     local n = 0
     while dict:lpop(k .. "#t") do

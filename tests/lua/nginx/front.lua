@@ -1,14 +1,17 @@
 -- Handlers of the test nginx's front (tests/lua/nginx/nginx.conf.in).
--- /connect?port=P&store=shdict|disk[&dir=D][&worker=N]
+-- /connect?port=P&store=shdict|disk|tiered[&dir=D][&worker=N]
 --   (409 unless served by worker N) takes a session for 127.0.0.1:P from the
 --   store, makes one TLS connection with it, reads the server's page
 --   ("reused=r|. protocol=..." from $ssl_session_reused) and stores the
 --   connection's session; answers "worker=W offered=yes|no <page>
---   stored=true|<err>".
+--   stored=true|<err>"; the tiered store also " mem=N": the sessions its
+--   shared-dict tier held before the lookup.
+-- /storeerr?dir=D: the error opening a directory store there.
 -- /selftest?port=P runs the shared-dict store's semantics on live sessions.
 -- /fill and /take: take-once across workers (below).
 local T = require "resty.tlsresume"
 local shdict = require "resty.tlsresume.shdict"
+local tiered = require "resty.tlsresume.tiered"
 
 local M = {}
 local HOST = "127.0.0.1"
@@ -51,9 +54,17 @@ local function connect(port, sess)
     return page, s
 end
 
+-- One dict prefix per upstream port: count() then counts that key only.
+local function tier_prefix(args)
+    return "tier" .. args.port .. ":"
+end
+
 local function open_store(args)
     if args.store == "disk" then
         return assert(T.store(args.dir))
+    elseif args.store == "tiered" then
+        return assert(tiered.new("tls_sessions", args.dir,
+                                 { prefix = tier_prefix(args) }))
     end
     return shdict.new("tls_sessions", {
         max_tickets = tonumber(args.max_tickets),
@@ -68,6 +79,11 @@ function M.connect()
     end
     local port = assert(tonumber(args.port))
     local store = open_store(args)
+    local mem = ""
+    if args.store == "tiered" then
+        mem = " mem=" .. shdict.new("tls_sessions", { prefix = tier_prefix(args) })
+            :count()
+    end
     local sess = store:take(HOST, port)
     local page, new = connect(port, sess)
     local ok, err = store:put(HOST, port, new)
@@ -75,7 +91,16 @@ function M.connect()
         store:close()
     end
     ngx.say("worker=", ngx.worker.id(), " offered=", sess and "yes" or "no",
-            " ", (page:gsub("\n$", "")), " stored=", ok and "true" or err)
+            " ", (page:gsub("\n$", "")), " stored=", ok and "true" or err,
+            mem)
+end
+
+function M.storeerr()
+    local st, err = T.store(ngx.req.get_uri_args().dir)
+    if st then
+        st:close()
+    end
+    ngx.say(err or "opened")
 end
 
 -- /fill?port=P&n=N: N fresh sessions (TLS 1.3: N distinct tickets) under
@@ -148,7 +173,9 @@ function M.selftest()
               "TLS 1.2: take leaves the newest session for reuse")
     end
     local _, _, c4 = st:take(HOST, port, "other")
-    check(c4 == T.codes.ENOTFOUND, "another context sees nothing")
+    check(c4 == T.codes.ENOTFOUND, "another scope sees nothing")
+    local _, _, c6 = st:get(HOST .. "\0evil", port)
+    check(c6 == T.codes.EINVAL, "a NUL in the host: EINVAL (issue 8 finding 5)")
     check(st:remove(HOST, port) >= 0, "remove")
     local _, _, c5 = st:take(HOST, port)
     check(c5 == T.codes.ENOTFOUND, "removed")
