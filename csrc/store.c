@@ -320,23 +320,14 @@ static int trim_key(struct tlsr_store *st, int kfd, const char *dir,
     return removed;
 }
 
-TLSR_EXPORT int tlsr_store_put(struct tlsr_store *st, const char *host,
-                               int port, const char *context,
-                               SSL_SESSION *sess, struct tlsr_error *err)
+/* What a put checks before encoding: the session resumes (a session id
+ * or a ticket), its times fit an entry header, it has not expired; its
+ * expiry and kind.  Shared with the entry codec (entry_codec.c). */
+int tlsri_entry_prepare(const struct tlsr_store *st, SSL_SESSION *sess,
+                        int64_t *expires, int *kind, struct tlsr_error *err)
 {
-    struct tlsri_key key;
-    struct tlsri_name name;
     unsigned int idlen = 0;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    int64_t expires;
-    int kind, kfd = -1, rc, tries, removed;
-    long long count;
 
-    if (st == NULL || sess == NULL)
-        return tlsri_error_set(err, TLSR_EINVAL, "store or session is NULL");
-    if ((rc = tlsri_key_init(&key, host, port, context, err)) != TLSR_OK)
-        return rc;
     /* Not SSL_SESSION_is_resumable(): a connection freed without
      * close_notify flags its session so in memory, yet the encoded session
      * resumes fine.  What resumes is a session id or a ticket. */
@@ -351,14 +342,35 @@ TLSR_EXPORT int tlsr_store_put(struct tlsr_store *st, const char *host,
         || (int64_t)SSL_SESSION_get_time(sess) > INT64_MAX / 2)
         return tlsri_error_set(err, TLSR_ENOTRESUMABLE,
                                "session creation time is out of range");
-    expires = tlsri_session_expires(sess, st->max_lifetime);
-    if (expires > INT64_MAX / 2)
-        expires = INT64_MAX / 2;
-    if (expires <= tlsri_now())
+    *expires = tlsri_session_expires(sess, st->max_lifetime);
+    if (*expires > INT64_MAX / 2)
+        *expires = INT64_MAX / 2;
+    if (*expires <= tlsri_now())
         return tlsri_error_set(err, TLSR_ENOTRESUMABLE,
                                "session has expired");
-    kind = SSL_SESSION_get_protocol_version(sess) == TLS1_3_VERSION
+    *kind = SSL_SESSION_get_protocol_version(sess) == TLS1_3_VERSION
                ? TLSRI_KIND_T13 : TLSRI_KIND_T12;
+    return TLSR_OK;
+}
+
+TLSR_EXPORT int tlsr_store_put(struct tlsr_store *st, const char *host,
+                               int port, const char *context,
+                               SSL_SESSION *sess, struct tlsr_error *err)
+{
+    struct tlsri_key key;
+    struct tlsri_name name;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int64_t expires;
+    int kind, kfd = -1, rc, tries, removed;
+    long long count;
+
+    if (st == NULL || sess == NULL)
+        return tlsri_error_set(err, TLSR_EINVAL, "store or session is NULL");
+    if ((rc = tlsri_key_init(&key, host, port, context, err)) != TLSR_OK)
+        return rc;
+    if ((rc = tlsri_entry_prepare(st, sess, &expires, &kind, err)) != TLSR_OK)
+        return rc;
     rc = tlsri_entry_encode(st, &key, sess, kind, expires, &buf, &len, err);
     if (rc != TLSR_OK)
         return rc;

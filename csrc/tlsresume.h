@@ -392,6 +392,49 @@ int tlsr_store_iter_next(struct tlsr_store_iter *iter,
                          struct tlsr_error *err);
 void tlsr_store_iter_free(struct tlsr_store_iter *iter);
 
+/* ---- store entries without a directory (Redis and other stores) -------- */
+
+/*
+ * A codec reads and writes the store's entries as bytes (the same bytes as
+ * a store file: a text header with the key, expiry and trust record, then
+ * the PEM block, or the sealed form), for stores kept elsewhere.  Options
+ * as for tlsr_store_open: seal_key, flags (TLSR_STORE_LEAN), max_lifetime.
+ */
+struct tlsr_codec;
+
+enum {
+    TLSR_ENTRY_T12 = 12,        /* a TLS 1.2 session: reused until it expires */
+    TLSR_ENTRY_T13 = 13,        /* a TLS 1.3 ticket: single use */
+    TLSR_ENTRY_MAX = 196608     /* no entry is larger (3 * TLSR_MAX_INPUT) */
+};
+
+struct tlsr_codec *tlsr_codec_new(const struct tlsr_store_options *opts,
+                                  struct tlsr_error *err);
+void tlsr_codec_free(struct tlsr_codec *codec);
+/* The entry for sess under (host, port, scope) into buf (caller buffer;
+ * TLSR_ENTRY_MAX always suffices); its expiry (Unix seconds) and kind
+ * (TLSR_ENTRY_*).  Sealed entries differ on each call (a fresh nonce). */
+int tlsr_entry_encode(struct tlsr_codec *codec, const char *host, int port,
+                      const char *scope, struct ssl_session_st *sess,
+                      uint8_t *buf, size_t *len, int64_t *expires, int *kind,
+                      struct tlsr_error *err);
+/* The entry's session, with its trust record, if its header names (host,
+ * port, scope), it has not expired and policy allows it (as for
+ * tlsr_store_get; policy NULL: any).  TLSR_ENOTFOUND: another key's or
+ * expired; TLSR_ETRUST: refused; TLSR_ESEAL / TLSR_ECORRUPT: unreadable. */
+struct ssl_session_st *tlsr_entry_decode(struct tlsr_codec *codec,
+                                         const uint8_t *buf, size_t len,
+                                         const char *host, int port,
+                                         const char *scope,
+                                         const struct tlsr_trust *policy,
+                                         const struct ssl_ctx_st *ctx,
+                                         struct tlsr_error *err);
+/* The key's name: SHA-256 of (host, port, scope) as the store's layout
+ * hashes it, 64 lowercase hex digits and a NUL (buf NULL: *len = 65;
+ * filled: *len = 64). */
+int tlsr_entry_key(const char *host, int port, const char *scope, char *buf,
+                   size_t *len, struct tlsr_error *err);
+
 /* ---- automatic persistence: client contexts save into a store ----------- */
 
 /*
