@@ -16,13 +16,15 @@
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
+#include "attach_queue.h"
 #include "internal.h"
 #include "trust.h"
 
 struct tlsr_attach {
     pthread_mutex_t lock;       /* serializes store calls and refs */
     int refs;
-    struct tlsr_store *store;   /* owned */
+    struct tlsr_store *store;   /* owned; NULL for a queue attach */
+    struct tlsri_queue *queue;  /* captures for the binding (no store) */
 };
 
 /* A connection's key.  It holds a reference to the attach it was made for,
@@ -60,6 +62,7 @@ static void attach_release(struct tlsr_attach *att)
     pthread_mutex_unlock(&att->lock);
     if (last) {
         tlsr_store_free(att->store);
+        tlsri_queue_free(att->queue);
         pthread_mutex_destroy(&att->lock);
         free(att);
     }
@@ -171,6 +174,11 @@ static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
     }
     if (att == NULL)
         return 0;
+    if (att->queue != NULL) {   /* never network I/O in here */
+        tlsri_queue_push(att->queue, key->host, key->port, key->context,
+                         sess);
+        return 0;
+    }
     /* Failures to save are not the connection's failures: ignored. */
     pthread_mutex_lock(&att->lock);
     tlsr_store_put(att->store, key->host, key->port, key->context, sess,
@@ -202,6 +210,57 @@ TLSR_EXPORT struct tlsr_attach *tlsr_attach_new(struct tlsr_store *store,
     att->refs = 1;
     att->store = store;
     return att;
+}
+
+TLSR_EXPORT struct tlsr_attach *tlsr_attach_new_queue(unsigned int max,
+                                                      struct tlsr_error *err)
+{
+    struct tlsr_attach *att;
+
+    tlsri_error_clear(err);
+    if (max == 0 || max > 65536) {
+        tlsri_error_set(err, TLSR_EINVAL, "queue size must be 1..65536");
+        return NULL;
+    }
+    if ((att = calloc(1, sizeof(*att))) == NULL
+        || (att->queue = tlsri_queue_new(max)) == NULL
+        || pthread_mutex_init(&att->lock, NULL) != 0) {
+        if (att != NULL)
+            tlsri_queue_free(att->queue);
+        free(att);
+        tlsri_error_set(err, TLSR_ENOMEM, "out of memory");
+        return NULL;
+    }
+    att->refs = 1;
+    return att;
+}
+
+TLSR_EXPORT int tlsr_attach_pop(struct tlsr_attach *att, int timeout_ms,
+                                char *host, int *port, char *context,
+                                struct ssl_session_st **sess,
+                                struct tlsr_error *err)
+{
+    struct tlsri_capture c;
+
+    tlsri_error_clear(err);
+    if (att == NULL || att->queue == NULL || host == NULL || port == NULL
+        || context == NULL || sess == NULL)
+        return tlsri_error_set(err, TLSR_EINVAL,
+                               "not a queue attach, or a NULL argument");
+    *sess = NULL;
+    if (!tlsri_queue_pop(att->queue, timeout_ms, &c))
+        return 0;
+    strcpy(host, c.host);
+    *port = c.port;
+    strcpy(context, c.context);
+    *sess = c.sess;
+    return 1;
+}
+
+TLSR_EXPORT int tlsr_attach_pending(struct tlsr_attach *att)
+{
+    return att != NULL && att->queue != NULL
+               ? (int)tlsri_queue_len(att->queue) : 0;
 }
 
 TLSR_EXPORT void tlsr_attach_free(struct tlsr_attach *att)

@@ -447,6 +447,20 @@ struct tlsr_attach;
 /* Takes ownership of store on success (freed with the last reference). */
 struct tlsr_attach *tlsr_attach_new(struct tlsr_store *store,
                                     struct tlsr_error *err);
+/*
+ * An attach without a store, for stores across the network (Redis): the
+ * new-session callback only queues each capture (at most max waiting;
+ * more are dropped), and the binding pops them from a thread of its own.
+ */
+struct tlsr_attach *tlsr_attach_new_queue(unsigned int max,
+                                          struct tlsr_error *err);
+/* Wait up to timeout_ms for a capture: 1 with its key (host and context:
+ * 256-byte buffers) and *sess (owned by the caller), 0 if none came. */
+int tlsr_attach_pop(struct tlsr_attach *att, int timeout_ms, char *host,
+                    int *port, char *context, struct ssl_session_st **sess,
+                    struct tlsr_error *err);
+/* Captures waiting in a queue attach. */
+int tlsr_attach_pending(struct tlsr_attach *att);
 /* Drops the caller's reference. */
 void tlsr_attach_free(struct tlsr_attach *att);
 /* Lock and return the store; every store call on it goes between these. */
