@@ -7,6 +7,7 @@ another process.
 
     store = tlsresume.SessionStore("~/.cache/myapp/tls")
     tlsresume.attach(ctx, store)                      # automatic, any client
+    tlsresume.attach(ctx, tlsresume.RedisStore("redis://..."))  # a fleet
     http = tlsresume.requests_session(store)          # requests, resuming
 
 Supported: CPython 3.8 to 3.13 on Linux with the system OpenSSL (>= 1.1.1,
@@ -25,6 +26,7 @@ _check_libssl(_core)
 from ._session import (Error, SessionInfo, dumps, inspect, loads,  # noqa: E402
                        ticket)
 from ._store import SessionStore, StoreEntry  # noqa: E402
+from ._redis import RedisStore  # noqa: E402
 from ._attach import attach, client_context, detach, set_peer  # noqa: E402
 from ._requests import requests_session  # noqa: E402
 
@@ -39,6 +41,6 @@ for _c in range(0, -64, -1):
     codes[_n] = _c
 del _c, _n
 
-__all__ = ["Error", "SessionInfo", "SessionStore", "StoreEntry", "attach",
+__all__ = ["Error", "RedisStore", "SessionInfo", "SessionStore", "StoreEntry", "attach",
            "client_context", "codes", "detach", "dumps", "inspect", "loads",
            "requests_session", "set_peer", "ticket"]

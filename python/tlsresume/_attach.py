@@ -14,6 +14,7 @@ import warnings
 
 from . import _core
 from ._session import _check_context, _error
+from ._redis import RedisStore
 from ._store import SessionStore
 
 _ATTR = "_tlsresume_attached"
@@ -258,8 +259,9 @@ def attach(context, store, *, scope=""):
     is already attached to another store (or scope) is refused: detach()
     it first; the same store and scope again is a no-op."""
     _check_context(context)
-    if not isinstance(store, SessionStore):
-        raise TypeError("store must be a tlsresume.SessionStore")
+    if not isinstance(store, (SessionStore, RedisStore)):
+        raise TypeError("store must be a tlsresume.SessionStore or "
+                        "RedisStore")
     if not isinstance(scope, str):
         raise TypeError("scope must be a str, not %s" % type(scope).__name__)
     old = getattr(context, _ATTR, None)
@@ -271,7 +273,7 @@ def attach(context, store, *, scope=""):
                                                             old.scope))
     sock_base = context.sslsocket_class
     obj_base = context.sslobject_class
-    store._store.attach_context(context)
+    store._attach_context(context)
     setattr(context, _ATTR, _Attached(store, scope, sock_base, obj_base))
     context.sslsocket_class = type(
         "Resuming" + sock_base.__name__, (_ResumingSocketMixin, sock_base), {})
