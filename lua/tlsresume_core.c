@@ -19,6 +19,7 @@
 #define SESSION_MT "tlsresume.session"
 #define STORE_MT "tlsresume.store"
 #define KEYS_MT "tlsresume.ticket_keys"
+#define CODEC_MT "tlsresume.codec"
 #define LUASEC_MT "SSL:Connection"
 
 /* ---- Lua 5.1 / 5.4 compatibility ---------------------------------------- */
@@ -869,6 +870,142 @@ static int l_read_private(lua_State *L)
     return 1;
 }
 
+/* ---- store entries as bytes (tlsresume.redis) ----------------------------- */
+
+struct lcodec {
+    struct tlsr_codec *codec;
+};
+
+static struct tlsr_codec *check_codec(lua_State *L, int i)
+{
+    struct lcodec *c = luaL_checkudata(L, i, CODEC_MT);
+
+    if (c->codec == NULL)
+        luaL_argerror(L, i, "codec is closed");
+    return c->codec;
+}
+
+static int codec_free(lua_State *L)
+{
+    struct lcodec *c = luaL_checkudata(L, 1, CODEC_MT);
+
+    tlsr_codec_free(c->codec);
+    c->codec = NULL;
+    return 0;
+}
+
+/* codec_new([{max_lifetime=, seal_key=, lean=}]) */
+static int l_codec_new(lua_State *L)
+{
+    struct tlsr_store_options opts;
+    struct tlsr_error err = {0, ""};
+    struct lcodec *c;
+
+    tlsr_store_options_init(&opts);
+    if (!lua_isnoneornil(L, 1)) {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        opts.max_lifetime = (int64_t)opt_u32(L, 1, "max_lifetime",
+                                             (uint32_t)opts.max_lifetime);
+        lua_getfield(L, 1, "lean");
+        if (lua_toboolean(L, -1))
+            opts.flags |= TLSR_STORE_LEAN;
+        lua_pop(L, 1);
+        lua_getfield(L, 1, "seal_key");     /* stays on the stack */
+        if (!lua_isnil(L, -1)) {
+            if (lua_type(L, -1) != LUA_TSTRING)
+                luaL_error(L, "option seal_key: string expected");
+            opts.seal_key = (const uint8_t *)lua_tolstring(L, -1,
+                                                           &opts.seal_key_len);
+        }
+    }
+    c = lua_newuserdata(L, sizeof(*c));
+    c->codec = NULL;
+    luaL_getmetatable(L, CODEC_MT);
+    lua_setmetatable(L, -2);
+    c->codec = tlsr_codec_new(&opts, &err);
+    if (c->codec == NULL)
+        return push_error(L, &err);
+    return 1;
+}
+
+/* codec:encode(host, port, scope, sess) -> bytes, expires, kind */
+static int l_codec_encode(lua_State *L)
+{
+    struct tlsr_codec *codec = check_codec(L, 1);
+    struct key k = check_key(L, 2, 4);
+    struct ssl_session_st *sess = check_session(L, 5);
+    struct tlsr_error err = {0, ""};
+    size_t len = TLSR_ENTRY_MAX;
+    int64_t expires = 0;
+    int kind = 0, rc;
+    uint8_t *buf;
+
+    if (k.bad != NULL)
+        return push_bad(L, k.bad);
+    /* A userdata buffer: freed by the GC even if a push below raises. */
+    buf = lua_newuserdata(L, len);
+    rc = tlsr_entry_encode(codec, k.host, k.port, k.scope, sess, buf, &len,
+                           &expires, &kind, &err);
+    if (rc != 0)
+        return push_error(L, &err);
+    lua_pushlstring(L, (const char *)buf, len);
+    memset(buf, 0, len);
+    lua_pushnumber(L, (lua_Number)expires);
+    lua_pushinteger(L, kind);
+    return 3;
+}
+
+/* codec:decode(bytes, host, port [, scope [, conn | {conn = conn}]]):
+ * with a LuaSec connection, only what it may resume (the trust rule). */
+static int l_codec_decode(lua_State *L)
+{
+    struct tlsr_codec *codec = check_codec(L, 1);
+    size_t len;
+    const char *data = luaL_checklstring(L, 2, &len);
+    struct key k = check_key(L, 3, 5);
+    struct tlsr_error err = {0, ""};
+    struct tlsr_trust policy, *pp = NULL;
+    const struct ssl_ctx_st *ctx = NULL;
+    struct lsession *ls;
+
+    if (k.bad != NULL)
+        return push_bad(L, k.bad);
+    if (lua_istable(L, 6)) {
+        lua_getfield(L, 6, "conn");
+        lua_replace(L, 6);
+    }
+    if (!lua_isnoneornil(L, 6)) {
+        struct lsec_ssl *c = check_luasec(L, 6);
+
+        if (tlsr_trust_policy_ssl(c->ssl, &policy, &err) != 0)
+            return push_error(L, &err);
+        pp = &policy;
+        ctx = SSL_get_SSL_CTX(c->ssl);
+    }
+    ls = new_lsession(L);
+    ls->sess = tlsr_entry_decode(codec, (const uint8_t *)data, len, k.host,
+                                 k.port, k.scope, pp, ctx, &err);
+    if (ls->sess == NULL)
+        return push_error(L, &err);
+    return 1;
+}
+
+/* entry_key(host, port [, scope]) -> 64 hex digits */
+static int l_entry_key(lua_State *L)
+{
+    struct key k = check_key(L, 1, 3);
+    struct tlsr_error err = {0, ""};
+    char buf[65];
+    size_t len = sizeof(buf);
+
+    if (k.bad != NULL)
+        return push_bad(L, k.bad);
+    if (tlsr_entry_key(k.host, k.port, k.scope, buf, &len, &err) != 0)
+        return push_error(L, &err);
+    lua_pushlstring(L, buf, len);
+    return 1;
+}
+
 /* ---- module --------------------------------------------------------------- */
 
 static int l_error_name(lua_State *L)
@@ -898,7 +1035,16 @@ static const luaL_Reg store_methods[] = {
     {NULL, NULL}
 };
 
+static const luaL_Reg codec_methods[] = {
+    {"encode", l_codec_encode},
+    {"decode", l_codec_decode},
+    {"close", codec_free},
+    {NULL, NULL}
+};
+
 static const luaL_Reg functions[] = {
+    {"codec_new", l_codec_new},
+    {"entry_key", l_entry_key},
     {"serialize", l_serialize},
     {"deserialize", l_deserialize},
     {"inspect", l_inspect},
@@ -948,6 +1094,7 @@ int luaopen_tlsresume_core(lua_State *L)
 
     new_class(L, SESSION_MT, session_methods, session_free, session_tostring);
     new_class(L, STORE_MT, store_methods, store_free, NULL);
+    new_class(L, CODEC_MT, codec_methods, codec_free, NULL);
     luaL_newmetatable(L, KEYS_MT);
     lua_pushcfunction(L, keys_free);
     lua_setfield(L, -2, "__gc");

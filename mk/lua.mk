@@ -50,3 +50,9 @@ test-lua: lua-modules
 
 .PHONY: lua-modules lua-cdef
 TEST_TARGETS += test-lua
+
+# Regenerate the Lua copy of the Redis scripts (a spec checks they match).
+redis-scripts:
+	lua5.4 tests/lua/tools/gen_redis_scripts.lua python/tlsresume/redis_scripts lua/tlsresume/redis_scripts.lua
+
+.PHONY: redis-scripts
