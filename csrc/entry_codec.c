@@ -73,8 +73,10 @@ TLSR_EXPORT int tlsr_entry_encode(struct tlsr_codec *codec, const char *host,
                                   struct tlsr_error *err)
 {
     struct tlsri_key key;
+    SSL_SESSION *copy = NULL;
     uint8_t *out = NULL;
     size_t out_len = 0, cap;
+    unsigned int sid_ctx_len = 0;
     int64_t e;
     int k, rc;
 
@@ -82,11 +84,25 @@ TLSR_EXPORT int tlsr_entry_encode(struct tlsr_codec *codec, const char *host,
         return tlsri_error_set(err, TLSR_EINVAL, "codec, session or len is "
                                "NULL");
     cap = buf != NULL ? *len : 0;
-    if ((rc = tlsri_key_init(&key, host, port, scope, err)) != TLSR_OK
-        || (rc = tlsri_entry_prepare(&codec->st, sess, &e, &k, err))
-               != TLSR_OK
-        || (rc = tlsri_entry_encode(&codec->st, &key, sess, k, e, &out,
-                                    &out_len, err)) != TLSR_OK)
+    /* Entries are read by other bindings and other programs (nginx,
+     * OpenSSL, Node use none): the empty session-id context, as
+     * tlsresume.dumps writes; readers stamp their own.  On a copy. */
+    SSL_SESSION_get0_id_context(sess, &sid_ctx_len);
+    if (sid_ctx_len > 0) {
+        if ((copy = SSL_SESSION_dup(sess)) == NULL
+            || !SSL_SESSION_set1_id_context(copy, (const uint8_t *)"", 0)) {
+            SSL_SESSION_free(copy);
+            return tlsri_error_ssl(err, TLSR_ENOMEM, "cannot copy session");
+        }
+        sess = copy;
+    }
+    if ((rc = tlsri_key_init(&key, host, port, scope, err)) == TLSR_OK
+        && (rc = tlsri_entry_prepare(&codec->st, sess, &e, &k, err))
+               == TLSR_OK)
+        rc = tlsri_entry_encode(&codec->st, &key, sess, k, e, &out, &out_len,
+                                err);
+    SSL_SESSION_free(copy);
+    if (rc != TLSR_OK)
         return rc;
     *len = out_len;
     if (expires != NULL)

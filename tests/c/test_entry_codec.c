@@ -302,6 +302,36 @@ static void bad_arguments(void)
     tlsr_codec_free(NULL);
 }
 
+/* A session stamped with CPython's "Python" session-id context resumed
+ * nowhere else (nginx: handshake failed): entries carry none, the live
+ * session keeps its own. */
+static void regression_entries_carry_no_session_id_context(void)
+{
+    struct tlsr_codec *c = codec(NULL, 0, 0);
+    SSL_SESSION *s = fresh(13), *back;
+    struct tlsr_error err;
+    unsigned int n = 0;
+    size_t len;
+    int kind;
+
+    CHECK(c != NULL && s != NULL);
+    CHECK(SSL_SESSION_set1_id_context(s, (const unsigned char *)"Python",
+                                      7) == 1);
+    CHECK_CODE(enc(c, s, "", buf, &len, &kind), TLSR_OK, &err);
+    SSL_SESSION_get0_id_context(s, &n);
+    CHECK_EQ_INT(n, 7);
+    back = tlsr_entry_decode(c, buf, len, "example.com", 443, "", NULL, NULL,
+                             &err);
+    CHECK(back != NULL);
+    SSL_SESSION_get0_id_context(back, &n);
+    CHECK_EQ_INT(n, 0);
+    CHECK(tlsr_session_get_trust(back, &(struct tlsr_trust){0}, NULL)
+          == TLSR_OK);
+    SSL_SESSION_free(back);
+    SSL_SESSION_free(s);
+    tlsr_codec_free(c);
+}
+
 static void cleanup(void)
 {
     SSL_CTX_free(srv12);
@@ -315,4 +345,5 @@ TESTS(T(round_trip_unsealed), T(round_trip_sealed), T(round_trip_lean),
       T(sealed_under_another_key_is_eseal), T(tampered_entry_is_a_miss),
       T(another_keys_entry_is_enotfound), T(expired_entry_is_enotfound),
       T(trust_refusal_is_etrust), T(key_is_the_store_hash_as_hex),
-      T(bad_arguments), T(cleanup))
+      T(bad_arguments), T(regression_entries_carry_no_session_id_context),
+      T(cleanup))
