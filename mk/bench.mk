@@ -27,3 +27,13 @@ bench-s_time:
 	bash bench/s_time.sh | tee $(BENCH_OUT)/s_time.txt
 
 .PHONY: bench-session bench-s_time
+
+# RedisStore per operation vs raw redis-py, and a cold-start figure (issue
+# 12).  Needs redis-server and redis-py.  REDIS_BENCH_ARGS="--seconds 0.3".
+bench-redis:
+	@mkdir -p $(BENCH_OUT)
+	@$(MAKE) --no-print-directory python-install
+	$(PYTHON) bench/redis_bench.py $(REDIS_BENCH_ARGS) | tee $(BENCH_OUT)/redis.txt
+
+BENCH_TARGETS += bench-redis
+.PHONY: bench-redis

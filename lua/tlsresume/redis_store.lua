@@ -8,7 +8,7 @@
 --
 -- The client is the caller's: a redis-lua client (redis.connect), a
 -- lua-resty-redis object, or anything with the same methods (evalsha,
--- eval, lrange, get, del) returning a result or nil, err, or raising.
+-- eval, del) returning a result or nil, err, or raising.
 -- Redis failing is a miss (nil, msg, EIO), never a raise.
 local scripts = require "tlsresume.redis_scripts"
 
@@ -133,18 +133,14 @@ return function(B)
         if not ks then
             return nil, kerr, kcode
         end
-        local list, err = call(self, "lrange", ks[1], 0,
-                               self.max_tickets - 1)
-        if list == nil then
-            list = {}   -- another type under the key: a miss
-        end
-        local values = type(list) == "table" and { unpack(list) } or {}
-        local t12
-        t12, err = call(self, "get", ks[2])
-        if t12 == nil and err and not err:find("WRONGTYPE", 1, true) then
+        local values, err = script(self, scripts.get, ks,
+                                   { tostring(self.max_tickets) })
+        if values == nil then
             return redis_failed(err)
         end
-        values[#values + 1] = t12
+        if type(values) ~= "table" then
+            values = {}
+        end
         local last = { nil, "no session for " .. host, ENOTFOUND }
         for i = 1, #values do
             local s, msg, code = decode(self, values[i], host, port, scope,

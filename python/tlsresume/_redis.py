@@ -121,10 +121,12 @@ class RedisStore:
         self.retry_after = retry_after
         self._take = self.client.register_script(_script("take.lua"))
         self._put = self.client.register_script(_script("put.lua"))
+        self._peek = self.client.register_script(_script("get.lua"))
         self._down_until = 0.0
         self._capture = None
         self._writer = None
         self._closed = False
+        self._writing = False           # the writer holds a capture
         self._lock = threading.Lock()
         _live.add(self)
 
@@ -191,18 +193,11 @@ class RedisStore:
         _check_key(host, port, scope)
         ctx = self._ctx(context)
         keys = self._keys(host, port, scope)
-
-        def read():
-            pipe = self.client.pipeline(transaction=False)
-            pipe.lrange(keys[0], 0, self.max_tickets - 1)
-            pipe.get(keys[1])
-            return pipe.execute(raise_on_error=False)
-        got = self._call("no session from Redis", read)
-        if got is None:
+        values = self._call("no session from Redis",
+                            lambda: self._peek(keys=keys,
+                                               args=[self.max_tickets]))
+        if not isinstance(values, list):
             return None
-        tickets, t12 = got
-        values = list(tickets) if isinstance(tickets, list) else []
-        values.append(t12)
         for v in values:
             sess = self._decode(v, host, port, scope, ctx)
             if sess is not None:
@@ -268,13 +263,18 @@ class RedisStore:
                     name="tlsresume-redis", daemon=True)
                 self._writer.start()
 
-    def _drain_one(self, timeout_ms):
+    def _drain_one(self, timeout_ms, writer=False):
         cap = self._capture
         item = cap.pop(self._codec, timeout_ms) if cap is not None else None
         if item is None:
             return False
-        host, port, scope, data, expires, kind = item
-        self._write(self._keys(host, port, scope), data, expires, kind)
+        if writer:
+            self._writing = True
+        try:
+            host, port, scope, data, expires, kind = item
+            self._write(self._keys(host, port, scope), data, expires, kind)
+        finally:
+            self._writing = False
         return True
 
     def flush(self, timeout=1.0):
@@ -293,9 +293,11 @@ class RedisStore:
             return
         self.flush(self.timeout * 5)
         self._closed = True
-        w = self._writer
-        if w is not None and w is not threading.current_thread():
-            w.join(1.0)
+        # The writer waits in pop() (a daemon thread: exit does not wait
+        # for it); only a write it has started is waited for.
+        end = time.monotonic() + self.timeout * 2
+        while self._writing and time.monotonic() < end:
+            time.sleep(0.001)
         if self._own_client:
             self.client.connection_pool.disconnect()
 
@@ -320,7 +322,7 @@ def _writer_loop(ref):
         if store is None or store._closed:
             return
         try:
-            store._drain_one(200)
+            store._drain_one(200, writer=True)
         except Exception as e:      # never let the writer die silently
             warnings.warn("tlsresume: Redis writer: %s" % e, RuntimeWarning)
         del store

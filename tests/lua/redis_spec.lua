@@ -201,7 +201,7 @@ describe("redis scripts", function()
     it("lua/tlsresume/redis_scripts.lua carries python/tlsresume/"
        .. "redis_scripts/ verbatim, with their SHA-1", function()
         local scripts = dofile(S.root .. "/lua/tlsresume/redis_scripts.lua")
-        for _, name in ipairs({ "put", "take" }) do
+        for _, name in ipairs({ "get", "put", "take" }) do
             local path = S.root .. "/python/tlsresume/redis_scripts/" .. name
                 .. ".lua"
             assert.is_true(scripts[name].text == S.read(path),

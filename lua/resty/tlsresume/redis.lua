@@ -5,7 +5,7 @@
 --
 --   local redis = require "resty.redis"        -- or any client with the
 --   local red = redis:new()                    -- same methods (evalsha,
---   red:set_timeouts(200, 200, 200)            -- eval, lrange, get, del)
+--   red:set_timeouts(200, 200, 200)            -- eval, del)
 --   assert(red:connect("10.0.0.5", 6379)); red:auth(pw)
 --   local st = require("resty.tlsresume.redis").new(red, {seal_key = k})
 --   local sess = st:take(host, port)           -- nil, msg, code if none

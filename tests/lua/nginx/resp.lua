@@ -68,7 +68,7 @@ function M:command(...)
     return read_reply(self.sock)
 end
 
-for _, cmd in ipairs({ "auth", "evalsha", "eval", "lrange", "get", "del",
+for _, cmd in ipairs({ "auth", "evalsha", "eval", "del",
                        "flushall", "keys" }) do
     M[cmd] = function(self, ...)
         return self:command(cmd:upper(), ...)
