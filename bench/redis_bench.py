@@ -94,28 +94,35 @@ def fresh_session(port):
             return c.session, ctx
 
 
-def per_call(fn, seconds):
-    """Fastest per-call time (s) of 5 batches (least disturbed)."""
+def calibrate(fn, seconds):
+    """Calls per batch for about seconds / 5."""
     n, t = 1, 0.0
-    while t < 0.05:
+    while t < 0.02:
         n *= 2
         t0 = time.perf_counter()
         for _ in range(n):
             fn()
         t = time.perf_counter() - t0
-    per_batch = max(1, int(n * (seconds / 5) / t))
-    best = None
+    return max(1, int(n * (seconds / 5) / t))
+
+
+def interleaved(fns, seconds):
+    """{name: fastest per-call time} over 5 rounds in which every fn runs
+    one batch in turn: noise from other processes falls on all alike."""
+    sizes = {k: calibrate(f, seconds) for k, f in fns.items()}
+    best = {}
     for _ in range(5):
-        t0 = time.perf_counter()
-        for _ in range(per_batch):
-            fn()
-        dt = (time.perf_counter() - t0) / per_batch
-        best = dt if best is None else min(best, dt)
+        for k, f in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(sizes[k]):
+                f()
+            dt = (time.perf_counter() - t0) / sizes[k]
+            best[k] = min(best.get(k, dt), dt)
     return best
 
 
 def ops(url, seconds):
-    print("== per operation (microseconds; fastest of 5 batches)")
+    print("== per operation (microseconds; fastest of 5 interleaved batches)")
     for version in ("1.2", "1.3"):
         srv, port = start_s_server(version)
         try:
@@ -126,15 +133,13 @@ def ops(url, seconds):
             data, _, kind = store._codec.encode("localhost", port, "", sess)
             k = "bench:raw"
             store.put("localhost", port, sess)
-            res = {
-                "put": per_call(lambda: store.put("localhost", port, sess),
-                                seconds),
-                "raw SET": per_call(lambda: raw.set(k, data), seconds),
-                "get": per_call(lambda: store.get("localhost", port),
-                                seconds),
-                "raw GET": per_call(lambda: raw.get(k), seconds),
-                "decode": per_call(lambda: store._codec.decode(
-                    data, "localhost", port, "", ctx), seconds),
+            fns = {
+                "put": lambda: store.put("localhost", port, sess),
+                "raw SET": lambda: raw.set(k, data),
+                "get": lambda: store.get("localhost", port),
+                "raw GET": lambda: raw.get(k),
+                "decode": lambda: store._codec.decode(
+                    data, "localhost", port, "", ctx),
             }
             if version == "1.3":
                 def cycle():
@@ -144,11 +149,11 @@ def ops(url, seconds):
                 def raw_cycle():
                     raw.lpush(k + "l", data)
                     raw.lpop(k + "l")
-                res["put+take"] = per_call(cycle, seconds)
-                res["raw LPUSH+LPOP"] = per_call(raw_cycle, seconds)
+                fns["put+take"] = cycle
+                fns["raw LPUSH+LPOP"] = raw_cycle
             else:
-                res["take"] = per_call(lambda: store.take("localhost", port),
-                                       seconds)
+                fns["take"] = lambda: store.take("localhost", port)
+            res = interleaved(fns, seconds)
             print("TLS %s (entry %d bytes):" % (version, len(data)))
             for name, v in res.items():
                 print("  %-16s %8.1f" % (name, v * 1e6))
