@@ -212,6 +212,9 @@ class RedisStore:
         _check_key(host, port, scope)
         ctx = self._ctx(context)
         keys = self._keys(host, port, scope)
+        if self._capture is not None and self._writer is None:
+            with self._lock:            # a forked child: a writer of its own
+                self._start_writer()
         for _ in range(self.max_tickets + 1):
             got = self._call("no session from Redis",
                              lambda: self._take(keys=keys,
@@ -257,11 +260,14 @@ class RedisStore:
             if self._capture is None:
                 self._capture = _core.Capture(256)
             self._capture.attach_context(context)
-            if self._writer is None:
-                self._writer = threading.Thread(
-                    target=_writer_loop, args=(weakref.ref(self),),
-                    name="tlsresume-redis", daemon=True)
-                self._writer.start()
+            self._start_writer()
+
+    def _start_writer(self):
+        if self._writer is None and not self._closed:
+            self._writer = threading.Thread(
+                target=_writer_loop, args=(weakref.ref(self),),
+                name="tlsresume-redis", daemon=True)
+            self._writer.start()
 
     def _drain_one(self, timeout_ms, writer=False):
         cap = self._capture
@@ -313,6 +319,17 @@ class RedisStore:
         where = kw.get("path") or "%s:%s" % (kw.get("host", "?"),
                                              kw.get("port", "?"))
         return "RedisStore(%r, prefix=%r)" % (where, self.prefix)
+
+
+def _after_fork_in_child():
+    # Threads do not survive fork(): the next take() starts a new writer.
+    for store in list(_live):
+        store._writer = None
+        store._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _writer_loop(ref):

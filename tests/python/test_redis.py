@@ -198,3 +198,29 @@ def test_client_object_is_accepted(redis_server, py_server, certs):
     assert client.keys("mine:*")
     assert store.remove("localhost", srv.port) == 1
     assert store.get("localhost", srv.port) is None
+
+
+def test_forked_child_writes_its_captures(redis_server, py_server, certs):
+    # Threads do not survive fork(): the child starts a writer of its own.
+    import os
+    srv = py_server("tls13")
+    ctx = ssl.create_default_context(cafile=certs[0])
+    store = tlsresume.RedisStore(redis_server.url)
+    tlsresume.attach(ctx, store)
+    https_get(srv.port, ctx)
+    assert store.flush(5)
+    store.remove("localhost", srv.port)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            https_get(srv.port, ctx)
+            import time
+            time.sleep(0.5)             # the writer, not flush, writes
+            code = 0 if len(store) >= 1 else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    assert https_get(srv.port, ctx)["reused"] is True
+    store.close()
