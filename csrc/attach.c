@@ -34,7 +34,13 @@
 
 #include "internal.h"
 
-enum { QUEUE_SIZE = 128 };      /* sessions waiting for the writer */
+enum {
+    QUEUE_SIZE = 128,           /* sessions waiting for the writer */
+    POLL_MS = 20,               /* the writer's look at the ring, when busy */
+    IDLE_S = 2,                 /* then it sleeps until woken */
+    EXIT_FLUSH_S = 2,           /* exit() writes what is queued this long */
+    EXIT_WAIT_S = 3             /* and waits this much more for a write */
+};
 
 /* Where a connection's sessions go. */
 struct key_name {
@@ -71,8 +77,10 @@ struct tlsr_attach {
     unsigned int head, count;
     unsigned long dropped;      /* captures lost to a full ring */
     int writer;                 /* 1: the writer thread runs */
-    int idle;                   /* 1: the writer waits for work */
+    int idle;                   /* 1: the writer sleeps until woken */
     int stop;                   /* 1: the writer drains and exits */
+    int exiting;                /* process exit: captures are dropped */
+    int closed;                 /* process exit, written: no more writes */
     unsigned int stale;         /* fork child: the parent's, at head */
     pthread_t thread;
     struct tlsr_attach *prev, *next;    /* registry (fork handlers) */
@@ -91,10 +99,10 @@ static CRYPTO_ONCE index_once = CRYPTO_ONCE_STATIC_INIT;
 static int ctx_index = -1;
 static int ssl_index = -1;
 
-/* Every live attach, for the fork handlers. */
+/* Every live attach, for the fork and exit handlers. */
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tlsr_attach *registry;
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static pthread_once_t handlers_once = PTHREAD_ONCE_INIT;
 
 /* Context ex_data swaps and reads that take a reference: a reader never
  * retains an attach that a concurrent detach has already released. */
@@ -130,7 +138,7 @@ static int queue_pop(struct tlsr_attach *att, struct capture *out)
 
     pthread_mutex_lock(&att->qlock);
     drop_stale(att);
-    if (att->count > 0) {
+    if (att->count > 0 && !att->closed) {
         *out = att->ring[att->head];
         att->head = (att->head + 1) % QUEUE_SIZE;
         att->count--;
@@ -177,23 +185,49 @@ static int drain_locked(struct tlsr_attach *att, double until)
     return 1;
 }
 
+/* Wait on att->wake (qlock held) until the monotonic time `until`. */
+static void wait_until(struct tlsr_attach *att, double until)
+{
+    struct timespec ts;
+
+    ts.tv_sec = (time_t)until;
+    ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
+    pthread_cond_timedwait(&att->wake, &att->qlock, &ts);
+}
+
+/*
+ * The writer looks at the ring every POLL_MS while captures keep coming,
+ * so the callback need not wake it: waking a thread costs a system call
+ * and often a cross-CPU interrupt, tens of microseconds on a virtual
+ * machine, inside SSL_read.  After IDLE_S without captures it sleeps
+ * until a capture wakes it (att->idle: the callback then pays once).
+ */
 static void *writer_main(void *arg)
 {
     struct tlsr_attach *att = arg;
+    double last = mono_now(), now;
 
     pthread_mutex_lock(&att->qlock);
     for (;;) {
-        while (att->count == 0 && !att->stop) {
-            att->idle = 1;
-            pthread_cond_wait(&att->wake, &att->qlock);
-            att->idle = 0;
-        }
-        if (att->count == 0)        /* stop, and nothing left */
+        if ((att->count == 0 && att->stop) || att->closed)
             break;
+        if (att->count == 0) {
+            now = mono_now();
+            if (now - last < IDLE_S) {
+                wait_until(att, now + POLL_MS / 1000.0);
+            } else {
+                att->idle = 1;
+                while (att->idle && !att->stop && !att->closed)
+                    pthread_cond_wait(&att->wake, &att->qlock);
+                att->idle = 0;
+            }
+            continue;
+        }
         pthread_mutex_unlock(&att->qlock);
         pthread_mutex_lock(&att->lock);
         drain_locked(att, -1);
         pthread_mutex_unlock(&att->lock);
+        last = mono_now();
         pthread_mutex_lock(&att->qlock);
     }
     pthread_mutex_unlock(&att->qlock);
@@ -232,7 +266,7 @@ static int queue_push(struct tlsr_attach *att, SSL *ssl, SSL_SESSION *sess,
 
     pthread_mutex_lock(&att->qlock);
     drop_stale(att);
-    if (att->ring == NULL || att->count == QUEUE_SIZE) {
+    if (att->ring == NULL || att->count == QUEUE_SIZE || att->exiting) {
         att->dropped++;
         pthread_mutex_unlock(&att->qlock);
         return -1;
@@ -245,14 +279,28 @@ static int queue_push(struct tlsr_attach *att, SSL *ssl, SSL_SESSION *sess,
     att->count++;
     if (!att->writer)
         writer_start(att);
-    /* Wake the writer only if it sleeps, and after the unlock: it would
-     * wake into a held lock. */
+    /* Wake the writer only from its long sleep (see writer_main), and
+     * after the unlock: it would wake into a held lock. */
     wake = att->idle;
     att->idle = 0;
     pthread_mutex_unlock(&att->qlock);
     if (wake)
         pthread_cond_signal(&att->wake);
     return 0;
+}
+
+/* A condition variable whose timed waits count in CLOCK_MONOTONIC. */
+static int cond_init(pthread_cond_t *c)
+{
+    pthread_condattr_t a;
+    int rc;
+
+    if (pthread_condattr_init(&a) != 0)
+        return -1;
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    rc = pthread_cond_init(c, &a);
+    pthread_condattr_destroy(&a);
+    return rc;
 }
 
 /* ---- fork ---------------------------------------------------------------- */
@@ -299,7 +347,7 @@ static void fork_child(void)
         att->idle = 0;
         att->stop = 0;
         att->stale = att->count;
-        pthread_cond_init(&att->wake, NULL);
+        cond_init(&att->wake);
         pthread_mutex_unlock(&att->qlock);
         pthread_mutex_unlock(&att->lock);
     }
@@ -307,8 +355,47 @@ static void fork_child(void)
     pthread_mutex_unlock(&reg_lock);
 }
 
-static void fork_handlers(void)
+/*
+ * exit() runs OpenSSL's own atexit cleanup, which frees what a store write
+ * uses (a writer still writing then crashes): ours, registered after
+ * OpenSSL's, runs before it.  It writes what is queued (EXIT_FLUSH_S in
+ * all: a process that exits right after a connection keeps its session),
+ * then closes every attach: captures are dropped, no write starts again,
+ * and the one in progress has ended (we held the store lock).
+ */
+static void at_exit(void)
 {
+    struct tlsr_attach *att;
+    struct timespec abs;
+    double until = mono_now() + EXIT_FLUSH_S;
+
+    clock_gettime(CLOCK_REALTIME, &abs);
+    abs.tv_sec += EXIT_FLUSH_S + EXIT_WAIT_S;
+    pthread_mutex_lock(&reg_lock);
+    for (att = registry; att != NULL; att = att->next) {
+        int locked;
+
+        pthread_mutex_lock(&att->qlock);
+        att->exiting = 1;
+        pthread_mutex_unlock(&att->qlock);
+        locked = pthread_mutex_timedlock(&att->lock, &abs) == 0;
+        if (locked)
+            drain_locked(att, until);
+        pthread_mutex_lock(&att->qlock);
+        att->closed = 1;
+        pthread_cond_signal(&att->wake);
+        pthread_mutex_unlock(&att->qlock);
+        if (locked)
+            pthread_mutex_unlock(&att->lock);
+    }
+    pthread_mutex_unlock(&reg_lock);
+}
+
+static void process_handlers(void)
+{
+    /* OpenSSL registers its atexit cleanup when it initializes: first. */
+    OPENSSL_init_crypto(0, NULL);
+    atexit(at_exit);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
@@ -466,7 +553,7 @@ TLSR_EXPORT struct tlsr_attach *tlsr_attach_new(struct tlsr_store *store,
         tlsri_error_set(err, TLSR_ENOMEM, "cannot create a mutex");
         return NULL;
     }
-    if (pthread_cond_init(&att->wake, NULL) != 0) {
+    if (cond_init(&att->wake) != 0) {
         pthread_mutex_destroy(&att->qlock);
         pthread_mutex_destroy(&att->lock);
         free(att);
@@ -475,7 +562,7 @@ TLSR_EXPORT struct tlsr_attach *tlsr_attach_new(struct tlsr_store *store,
     }
     att->refs = 1;
     att->store = store;
-    pthread_once(&fork_once, fork_handlers);
+    pthread_once(&handlers_once, process_handlers);
     pthread_mutex_lock(&reg_lock);
     att->next = registry;
     if (registry != NULL)

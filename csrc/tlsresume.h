@@ -288,9 +288,11 @@ void tlsr_store_iter_free(struct tlsr_store_iter *iter);
  * SSL_read/SSL_do_handshake, on any thread) never writes nor waits for the
  * store: it queues a reference to the session (at most 128 waiting; more are
  * dropped) for a writer thread the attach starts at its first capture.
- * After fork() the child drops what the parent had queued (the parent
- * writes it) and starts its own writer when needed; do not fork between
- * tlsr_attach_lock() and tlsr_attach_unlock().
+ * exit() writes what is still queued (2 s at most) before OpenSSL's own
+ * cleanup; _exit() and crashes lose it.  After fork() the child drops
+ * what the parent had queued (the parent writes it) and starts its own
+ * writer when needed; do not fork between tlsr_attach_lock() and
+ * tlsr_attach_unlock().
  */
 struct tlsr_attach;
 
