@@ -11,10 +11,12 @@
  * any thread, possibly while another thread writes on the same connection:
  * it only takes a reference to the session, copies the key and queues them
  * (a bounded ring; dropped when full), never waiting for a file or for the
- * store lock.  A writer thread per attach, started at the first capture,
- * writes the queue into the store under the store lock; so does every
- * tlsr_attach_lock() and tlsr_attach_flush() before giving the store out,
- * so store calls see every session captured before them.
+ * store lock, and mostly without waking anyone (see writer_main).  A
+ * writer thread per attach, started at the first capture, writes the queue
+ * into the store under the store lock; so does every tlsr_attach_lock()
+ * and tlsr_attach_flush() before giving the store out, so store calls see
+ * every session captured before them.  fork() and exit() have handlers
+ * (see there).
  *
  * Locks, always taken in this order: reg_lock (fork handlers, registry),
  * ctx_lock (ex_data of contexts), att->lock (the store, held during file
@@ -149,7 +151,8 @@ static int queue_pop(struct tlsr_attach *att, struct capture *out)
 }
 
 /* Write one capture (att->lock held).  Failures to save are not the
- * connection's failures: ignored. */
+ * connection's failures: ignored.  EXTENSION POINT: c->extra (the trust
+ * record) goes to the store with the session here. */
 static void write_one(struct tlsr_attach *att, struct capture *c)
 {
     tlsr_store_put(att->store, c->key.host, c->key.port, c->key.context,
@@ -248,7 +251,8 @@ static void writer_start(struct tlsr_attach *att)
 
 /*
  * Copy what the store needs later from the connection, now (the SSL may be
- * freed before the writer runs).  EXTENSION POINT: the trust record.
+ * freed before the writer runs).  Runs inside SSL_read, before the ring
+ * lock: cheap reads only.  EXTENSION POINT: the trust record.
  */
 static void capture_extra_fill(SSL *ssl, struct capture_extra *x)
 {
@@ -261,9 +265,11 @@ static void capture_extra_fill(SSL *ssl, struct capture_extra *x)
 static int queue_push(struct tlsr_attach *att, SSL *ssl, SSL_SESSION *sess,
                       const struct key_name *key)
 {
+    struct capture_extra extra;
     struct capture *c;
     int wake;
 
+    capture_extra_fill(ssl, &extra);    /* before the lock: keep it short */
     pthread_mutex_lock(&att->qlock);
     drop_stale(att);
     if (att->ring == NULL || att->count == QUEUE_SIZE || att->exiting) {
@@ -275,7 +281,7 @@ static int queue_push(struct tlsr_attach *att, SSL *ssl, SSL_SESSION *sess,
     SSL_SESSION_up_ref(sess);
     c->sess = sess;
     c->key = *key;
-    capture_extra_fill(ssl, &c->extra);
+    c->extra = extra;
     att->count++;
     if (!att->writer)
         writer_start(att);
