@@ -25,7 +25,8 @@ _check_libssl(_core)
 from ._session import (Error, SessionInfo, dumps, inspect, loads,  # noqa: E402
                        ticket)
 from ._store import SessionStore, StoreEntry  # noqa: E402
-from ._attach import attach, client_context, detach, set_peer  # noqa: E402
+from ._attach import (attach, client_context, detach, flush,  # noqa: E402
+                      set_peer)
 from ._requests import requests_session  # noqa: E402
 
 __version__ = _core.versions()[0]
@@ -40,5 +41,5 @@ for _c in range(0, -64, -1):
 del _c, _n
 
 __all__ = ["Error", "SessionInfo", "SessionStore", "StoreEntry", "attach",
-           "client_context", "codes", "detach", "dumps", "inspect", "loads",
-           "requests_session", "set_peer", "ticket"]
+           "client_context", "codes", "detach", "dumps", "flush", "inspect",
+           "loads", "requests_session", "set_peer", "ticket"]
