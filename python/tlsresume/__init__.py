@@ -27,7 +27,8 @@ from ._session import (Error, SessionInfo, dumps, inspect, loads,  # noqa: E402
                        ticket)
 from ._store import SessionStore, StoreEntry  # noqa: E402
 from ._redis import RedisStore  # noqa: E402
-from ._attach import attach, client_context, detach, set_peer  # noqa: E402
+from ._attach import (attach, client_context, detach, flush,  # noqa: E402
+                      set_peer)
 from ._requests import requests_session  # noqa: E402
 
 __version__ = _core.versions()[0]
@@ -41,6 +42,8 @@ for _c in range(0, -64, -1):
     codes[_n] = _c
 del _c, _n
 
-__all__ = ["Error", "RedisStore", "SessionInfo", "SessionStore", "StoreEntry", "attach",
-           "client_context", "codes", "detach", "dumps", "inspect", "loads",
-           "requests_session", "set_peer", "ticket"]
+__all__ = ["Error", "RedisStore", "SessionInfo", "SessionStore",
+           "StoreEntry", "attach", "client_context", "codes", "detach",
+           "dumps", "flush", "inspect", "loads", "requests_session",
+           "set_peer", "ticket"]
+

@@ -1302,15 +1302,14 @@ static int capture_init(CaptureObject *self, PyObject *args, PyObject *kw)
 {
     core_state *st = get_state(self->module);
     struct tlsr_error err;
-    unsigned int max = 256;
 
     if (self->att != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "capture queue already made");
         return -1;
     }
-    if (!PyArg_ParseTuple(args, "|I:Capture", &max))
+    if (!PyArg_ParseTuple(args, ":Capture"))
         return -1;
-    if ((self->att = tlsr_attach_new_queue(max, &err)) == NULL) {
+    if ((self->att = tlsr_attach_new_queue(&err)) == NULL) {
         raise_err(st, &err);
         return -1;
     }
@@ -1414,7 +1413,7 @@ static PyType_Slot capture_slots[] = {
     {Py_tp_init, capture_init},
     {Py_tp_dealloc, capture_dealloc},
     {Py_tp_methods, capture_methods},
-    {Py_tp_doc, "Capture(max=256): new client sessions of attached "
+    {Py_tp_doc, "Capture(): new client sessions of attached "
                 "contexts, queued for a network store (see RedisStore)."},
     {0, NULL}
 };
@@ -1438,6 +1437,39 @@ static PyObject *core_detach_context(PyObject *m, PyObject *ctx)
     if (tlsr_attach_ctx(NULL, sctx, &err) != 0)
         return raise_err(st, &err);
     Py_RETURN_NONE;
+}
+
+/*
+ * flush_context(ctx, timeout_ms): write the sessions ctx's attach has
+ * queued (timeout_ms < 0: no limit).  True when none is left, False when
+ * the time ran out; True as well for a context that is not attached.
+ */
+static PyObject *core_flush_context(PyObject *m, PyObject *args)
+{
+    core_state *st = get_state(m);
+    struct tlsr_error err;
+    struct tlsr_attach *att;
+    PyObject *ctx;
+    SSL_CTX *sctx;
+    int ms, rc;
+
+    if (!PyArg_ParseTuple(args, "Oi:flush_context", &ctx, &ms))
+        return NULL;
+    if ((sctx = context_ptr(st, ctx)) == NULL)
+        return NULL;
+    if ((att = tlsr_attach_get(sctx)) == NULL)
+        Py_RETURN_TRUE;
+    /* The writer never needs the GIL; a store call holding the lock
+     * neither. */
+    Py_BEGIN_ALLOW_THREADS
+    rc = tlsr_attach_flush(att, ms, &err);
+    tlsr_attach_free(att);
+    Py_END_ALLOW_THREADS
+    if (rc == TLSR_EIO)
+        Py_RETURN_FALSE;
+    if (rc < 0)
+        return raise_err(st, &err);
+    Py_RETURN_TRUE;
 }
 
 /* attach_connection(sslobj, host, port, context): key for the callback. */
@@ -1481,6 +1513,7 @@ static PyMethodDef core_methods[] = {
     {"libssl_path", core_libssl_path, METH_NOARGS, NULL},
     {"versions", core_versions, METH_NOARGS, NULL},
     {"detach_context", core_detach_context, METH_O, NULL},
+    {"flush_context", core_flush_context, METH_VARARGS, NULL},
     {"attach_connection", core_attach_connection, METH_VARARGS, NULL},
     {"entry_key", core_entry_key, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL}

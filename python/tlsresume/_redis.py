@@ -258,7 +258,7 @@ class RedisStore:
             if self._closed:
                 raise _error(_core.TLSR_EINVAL, "store is closed")
             if self._capture is None:
-                self._capture = _core.Capture(256)
+                self._capture = _core.Capture()
             self._capture.attach_context(context)
             self._start_writer()
 
