@@ -1123,6 +1123,28 @@ static PyObject *core_flush_context(PyObject *m, PyObject *args)
     Py_RETURN_TRUE;
 }
 
+/* The SSL* of an _ssl._SSLSocket, NULL with an exception.  Layout:
+ * {PyObject *Socket; SSL *ssl; ...}; the core checks the SSL's app data is
+ * this object (CPython sets it so) before using it. */
+static SSL *socket_ssl(core_state *st, PyObject *obj)
+{
+    SSL *ssl;
+
+    if (Py_TYPE(obj) != st->socket_type) {
+        PyErr_Format(PyExc_TypeError, "expected _ssl._SSLSocket, got %.100s",
+                     Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    if (!check_layout(st->socket_type, 2, 0)) {
+        PyErr_SetString(PyExc_RuntimeError, "unexpected _SSLSocket size");
+        return NULL;
+    }
+    ssl = *field(obj, 1);
+    if (ssl == NULL)
+        raise_code(st, TLSR_EINVAL, "connection has no SSL");
+    return ssl;
+}
+
 /* attach_connection(sslobj, host, port, context): key for the callback. */
 static PyObject *core_attach_connection(PyObject *m, PyObject *args)
 {
@@ -1136,21 +1158,30 @@ static PyObject *core_attach_connection(PyObject *m, PyObject *args)
     if (!PyArg_ParseTuple(args, "Osis:attach_connection", &obj, &host, &port,
                           &context))
         return NULL;
-    if (Py_TYPE(obj) != st->socket_type) {
-        return PyErr_Format(PyExc_TypeError,
-                            "expected _ssl._SSLSocket, got %.100s",
-                            Py_TYPE(obj)->tp_name);
-    }
-    if (!check_layout(st->socket_type, 2, 0)) {
-        PyErr_SetString(PyExc_RuntimeError, "unexpected _SSLSocket size");
-        return NULL;
-    }
-    /* {PyObject *Socket; SSL *ssl; ...}: the core checks the SSL's app data
-     * is this object (CPython sets it so) before using it. */
-    ssl = *field(obj, 1);
+    ssl = socket_ssl(st, obj);
     if (ssl == NULL)
-        return raise_code(st, TLSR_EINVAL, "connection has no SSL");
+        return NULL;
     if (tlsr_attach_ssl(ssl, obj, host, port, context, &err) != 0)
+        return raise_err(st, &err);
+    Py_RETURN_NONE;
+}
+
+/* attach_offer(sslobj, session): the session offered to the connection,
+ * whose trust record its new tickets keep if it resumes. */
+static PyObject *core_attach_offer(PyObject *m, PyObject *args)
+{
+    core_state *st = get_state(m);
+    struct tlsr_error err;
+    PyObject *obj, *sobj;
+    SSL_SESSION *sess;
+    SSL *ssl;
+
+    if (!PyArg_ParseTuple(args, "OO:attach_offer", &obj, &sobj))
+        return NULL;
+    if ((ssl = socket_ssl(st, obj)) == NULL
+        || (sess = session_ptr(st, sobj, NULL)) == NULL)
+        return NULL;
+    if (tlsr_attach_offer(ssl, obj, sess, &err) != 0)
         return raise_err(st, &err);
     Py_RETURN_NONE;
 }
@@ -1166,6 +1197,7 @@ static PyMethodDef core_methods[] = {
     {"detach_context", core_detach_context, METH_O, NULL},
     {"flush_context", core_flush_context, METH_VARARGS, NULL},
     {"attach_connection", core_attach_connection, METH_VARARGS, NULL},
+    {"attach_offer", core_attach_offer, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL}
 };
 

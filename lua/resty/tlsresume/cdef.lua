@@ -421,6 +421,15 @@ int tlsr_attach_ctx(struct tlsr_attach *att, struct ssl_ctx_st *ctx,
 int tlsr_attach_ssl(struct ssl_st *ssl, const void *app_data,
                     const char *host, int port, const char *context,
                     struct tlsr_error *err);
+/*
+ * Tell the capture which session the binding offered ssl (after
+ * tlsr_attach_ssl, before the handshake): if the connection resumes it,
+ * its new tickets keep that session's trust record even when the binding's
+ * language copied the session on the way (CPython's session setter).
+ */
+int tlsr_attach_offer(struct ssl_st *ssl, const void *app_data,
+                      const struct ssl_session_st *sess,
+                      struct tlsr_error *err);
 /* SSL_CTX_get_options: lets a binding check it found the right SSL_CTX. */
 uint64_t tlsr_ctx_get_options(const struct ssl_ctx_st *ctx);
 /* A private deep copy of sess (SSL_SESSION_dup), owned by the caller. */
