@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <ftw.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -491,6 +492,60 @@ static void cache_outlives_the_callers_store(void)
     rm_store(p);
 }
 
+/* Handshakes on many threads while another thread detaches and attaches
+ * the cache again: a callback holds its own reference (never a freed
+ * cache), and every handshake completes, resumed or not. */
+struct churn {
+    SSL_CTX *a, *b;
+    int version, done, failed;
+};
+
+static void *handshakes(void *arg)
+{
+    struct churn *c = arg;
+    int i, r;
+
+    for (i = 0; i < 15; i++) {
+        r = resume_across(c->a, c->b, c->version);
+        if (r < 0)
+            __atomic_add_fetch(&c->failed, 1, __ATOMIC_SEQ_CST);
+    }
+    __atomic_add_fetch(&c->done, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static void regression_detach_during_handshakes_is_safe(void)
+{
+    const char *p = tmp_store();
+    struct tlsr_store *st = open_store(p, 0);
+    struct churn c = { NULL, NULL, TLS1_3_VERSION, 0, 0 };
+    struct tlsr_error err;
+    pthread_t t[3];
+    int i, n = 0;
+
+    c.a = server(TLS1_3_VERSION, "fleet");
+    c.b = server(TLS1_3_VERSION, "fleet");
+    CHECK(st != NULL && c.a != NULL && c.b != NULL);
+    CHECK(share(st, c.a) == 0 && share(st, c.b) == 0);
+    for (i = 0; i < 3; i++)
+        CHECK(pthread_create(&t[i], NULL, handshakes, &c) == 0);
+    while (__atomic_load_n(&c.done, __ATOMIC_SEQ_CST) < 3) {
+        CHECK_CODE(tlsr_server_cache_ctx(NULL, c.b, &err), 0, &err);
+        usleep(500);
+        CHECK_EQ_INT(share(st, c.b), 0);
+        usleep(500);
+        n++;
+    }
+    for (i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    CHECK_EQ_INT(c.failed, 0);
+    CHECK(n > 0);
+    SSL_CTX_free(c.a);
+    SSL_CTX_free(c.b);
+    tlsr_store_free(st);
+    rm_store(p);
+}
+
 TESTS(T(tls12_session_ids_resume_across_servers),
       T(tls13_stateful_tickets_resume_across_servers),
       T(without_the_cache_servers_do_not_resume_each_other),
@@ -503,4 +558,5 @@ TESTS(T(tls12_session_ids_resume_across_servers),
       T(broken_store_gives_full_handshakes_and_one_warning),
       T(attaching_again_is_idempotent_another_store_refused),
       T(foreign_session_callbacks_are_refused),
-      T(cache_outlives_the_callers_store))
+      T(cache_outlives_the_callers_store),
+      T(regression_detach_during_handshakes_is_safe))
