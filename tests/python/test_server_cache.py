@@ -1,9 +1,11 @@
 """tlsresume.server.session_cache(): server processes on one port
 (SO_REUSEPORT), tickets off, resume each other's session IDs (TLS 1.2)
 and stateful tickets (TLS 1.3) through one SessionStore."""
+import os
 import shutil
 import socket
 import ssl
+import subprocess
 import sys
 
 import pytest
@@ -72,6 +74,43 @@ def test_two_processes_on_one_port_resume_each_other(start_server, certs,
     assert {r["pid"] for r in rs if r["reused"]} == {r["pid"] for r in rs}
 
 
+def test_pre_forked_workers_resume_each_other(start_server, certs,
+                                              tmp_path):
+    """One process sets the cache up, then forks a second worker on the
+    same listening socket (gunicorn / uvicorn style)."""
+    cert, key = certs
+    s = start_server([sys.executable, str(HELPERS / "cache_server.py"),
+                      str(cert), str(key), "tls12", str(tmp_path / "store"),
+                      "0", "--fork"], r"^PORT (\d+)")
+    run_clients(s.port, cert)
+    assert wait_for(lambda: len(reports(s)) == CONNECTIONS)
+    rs = reports(s)
+    assert sum(1 for r in rs if not r["reused"]) == 1, rs
+    # Both workers accepted: not guaranteed by the kernel for one socket,
+    # so only reported.
+    print("workers that served:", len({r["pid"] for r in rs}))
+
+
+def test_openssl_s_client_sessions_resume_on_either_process(start_server,
+                                                            certs, tmp_path):
+    """Non-Python clients: `openssl s_client -sess_out` once, then
+    `-sess_in` the same session file; TLS 1.2 session IDs."""
+    a, b = start_pair(start_server, certs, "tls12", tmp_path / "store")
+    sess = tmp_path / "sess.pem"
+    n = 12
+    for i in range(n):
+        flag = ["-sess_out", str(sess)] if i == 0 else ["-sess_in", str(sess)]
+        subprocess.run(["openssl", "s_client", "-connect",
+                        "127.0.0.1:%d" % a.port, "-tls1_2",
+                        "-servername", "localhost"] + flag,
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=30, check=True)
+    assert wait_for(lambda: len(reports(a, b)) == n)
+    rs = reports(a, b)
+    assert len({r["pid"] for r in rs}) == 2, rs
+    assert sum(1 for r in rs if not r["reused"]) == 1, rs
+
+
 def test_without_the_cache_only_half_resume(start_server, certs):
     """The same pair with OpenSSL's own caches: a session resumes only on
     the process that made it (the difference session_cache makes)."""
@@ -97,6 +136,23 @@ def test_broken_store_gives_full_handshakes_and_a_warning(start_server,
         if any(r["server"] is s for r in rs):
             assert wait_for(lambda: "server session cache" in s.output())
             assert s.output().count("tlsresume: server session cache") == 1
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any directory")
+def test_unreadable_store_gives_full_handshakes_and_a_warning(
+        start_server, certs, tmp_path):
+    store = tmp_path / "store"
+    a, b = start_pair(start_server, certs, "tls12", store)
+    store.chmod(0)
+    try:
+        run_clients(a.port, certs[0], n=6)
+        assert wait_for(lambda: len(reports(a, b)) == 6)
+        rs = reports(a, b)
+        assert not any(r["reused"] for r in rs) and \
+            all("error" not in r for r in rs)
+        assert "tlsresume: server session cache" in a.output() + b.output()
+    finally:
+        store.chmod(0o700)
 
 
 def test_arguments_are_checked(tmp_path):

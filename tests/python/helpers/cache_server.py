@@ -3,9 +3,13 @@ on one port (SO_REUSEPORT), tickets off, its session cache in a store.
 
 Prints "PORT n", then one JSON line per connection with what ITS OWN
 SSLSocket says ({"pid", "reused", "version"}); the client gets the same
-line.  usage: cache_server.py CERT KEY MODE STORE|- [PORT]
-(MODE: tls12, tls13; STORE "-": no shared cache, OpenSSL's own)
+line.  usage: cache_server.py CERT KEY MODE STORE|- [PORT] [--fork]
+(MODE: tls12, tls13; STORE "-": no shared cache, OpenSSL's own; --fork:
+set up, then fork a second worker on the same listening socket, as
+pre-forking servers do)
 """
+import ctypes
+import signal
 import json
 import os
 import socket
@@ -15,8 +19,9 @@ import sys
 import tlsresume
 import tlsresume.server
 
-cert, key, mode, store = sys.argv[1:5]
-port = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+args = [a for a in sys.argv[1:] if a != "--fork"]
+cert, key, mode, store = args[:4]
+port = int(args[4]) if len(args) > 4 else 0
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(cert, key)
 ctx.options |= ssl.OP_NO_TICKET
@@ -32,6 +37,9 @@ lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
 lsock.bind(("127.0.0.1", port))
 lsock.listen(64)
 print("PORT %d" % lsock.getsockname()[1], flush=True)
+if "--fork" in sys.argv and os.fork() == 0:
+    # The worker dies with its parent (the test kills the parent).
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PDEATHSIG
 while True:
     raw, _ = lsock.accept()
     try:
@@ -45,8 +53,12 @@ while True:
     print(report, flush=True)
     try:
         conn.sendall(report.encode() + b"\n")
-        conn.recv(1)            # the client closes first
-        conn.unwrap()           # close_notify: a clean TLS close
+    except (ssl.SSLError, OSError):
+        pass
+    try:
+        # close_notify: OpenSSL drops the session of a connection that
+        # ends without one (ssl_clear_bad_session).
+        conn.unwrap()
     except (ssl.SSLError, OSError):
         pass
     conn.close()
