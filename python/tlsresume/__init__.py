@@ -9,8 +9,9 @@ another process.
     tlsresume.attach(ctx, store)                      # automatic, any client
     http = tlsresume.requests_session(store)          # requests, resuming
 
-Supported: CPython 3.8 to 3.14 on Linux with the system OpenSSL (>= 1.1.1,
-the same libssl as Python's _ssl: checked at import).  Tested on 3.11.
+Supported: CPython 3.8 to 3.13 on Linux with the system OpenSSL (>= 1.1.1,
+the same libssl as Python's _ssl: checked at import).  Tested on 3.8 to 3.13
+with OpenSSL 3.0; 3.14 expected to work, not tested.
 ssl.SSLSession has no public constructor or pointer accessor; the binding
 reaches it by its C layout, checked on every use.
 """
