@@ -17,9 +17,10 @@
  *
  * The callbacks run on the handshake path: the get callback reads only the
  * local store (a stat when the entry's directory is cached); the new-session
- * callback writes one small file (temporary + rename, no fsync).  A store
- * that fails is a miss and an uncached session, never a failed handshake;
- * the first failure goes to the warn hook.
+ * callback writes one small file (temporary + rename, no fsync) and never
+ * runs the store's eviction (see room()).  A store that fails is a miss
+ * and an uncached session, never a failed handshake; the first failure
+ * goes to the warn hook.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -35,10 +36,12 @@ struct tlsr_server_cache {
     int refs;                       /* guarded by reg_lock */
     pthread_mutex_t lock;           /* serializes calls on store */
     struct tlsr_store *store;       /* our own handle (tlsri_store_dup) */
+    long long count;                /* entries after our last put (lock) */
+    int64_t count_checked;          /* when a full store was last re-read */
     char scope[249];
     pthread_mutex_t stat_lock;      /* stats, first error, warn hook */
     struct tlsr_server_cache_stats stats;
-    int warned;
+    int warned, warned_full;
     tlsr_warn_fn warn;
     void *warn_arg;
 };
@@ -107,31 +110,61 @@ static void count(struct tlsr_server_cache *sc, uint64_t *field)
     pthread_mutex_unlock(&sc->stat_lock);
 }
 
-/* A store failure: counted; the first one goes to the warn hook (called
+/* Count a problem; the first of its kind goes to the warn hook (called
  * with no lock held: a binding's hook may take its interpreter's lock). */
-static void failed(struct tlsr_server_cache *sc, const char *what,
-                   const struct tlsr_error *e)
+static void notice(struct tlsr_server_cache *sc, uint64_t *counter,
+                   int *warned, int code, const char *msg)
 {
     tlsr_warn_fn fn = NULL;
     void *arg = NULL;
+
+    pthread_mutex_lock(&sc->stat_lock);
+    (*counter)++;
+    if (!*warned) {
+        *warned = 1;
+        if (sc->stats.first_error_code == 0) {
+            sc->stats.first_error_code = code;
+            snprintf(sc->stats.first_error, sizeof(sc->stats.first_error),
+                     "%s", msg);
+        }
+        fn = sc->warn;
+        arg = sc->warn_arg;
+    }
+    pthread_mutex_unlock(&sc->stat_lock);
+    if (fn != NULL)
+        fn(arg, code, msg);
+}
+
+static void failed(struct tlsr_server_cache *sc, const char *what,
+                   const struct tlsr_error *e)
+{
     char msg[TLSR_ERRMSG_SIZE];
 
     /* The store's message may name the key (a session id): keep only
      * what failed and the code. */
     snprintf(msg, sizeof(msg), "%s failed (%s); full handshakes until the "
              "store works again", what, tlsr_error_name(e->code));
-    pthread_mutex_lock(&sc->stat_lock);
-    sc->stats.failures++;
-    if (!sc->warned) {
-        sc->warned = 1;
-        sc->stats.first_error_code = e->code;
-        memcpy(sc->stats.first_error, msg, sizeof(msg));
-        fn = sc->warn;
-        arg = sc->warn_arg;
+    notice(sc, &sc->stats.failures, &sc->warned, e->code, msg);
+}
+
+/*
+ * Whether a new session may be written (sc->lock held).  The store's own
+ * eviction walks the whole store (seconds at 100,000 entries): never on the
+ * handshake path.  A store at max_entries takes no new server sessions
+ * until prune makes room; the count is re-read at most once a second.
+ */
+static int room(struct tlsr_server_cache *sc)
+{
+    int64_t now;
+
+    if (sc->count < (long long)sc->store->max_entries)
+        return 1;
+    now = tlsri_now();
+    if (now != sc->count_checked) {
+        sc->count_checked = now;
+        sc->count = tlsri_counter_add(sc->store, 0);
     }
-    pthread_mutex_unlock(&sc->stat_lock);
-    if (fn != NULL)
-        fn(arg, e->code, msg);
+    return sc->count < (long long)sc->store->max_entries;
 }
 
 /* TLS 1.3 sessions are looked up by id only when the server keeps state
@@ -160,12 +193,21 @@ static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
     if (len == 0 || (sc = cache_of(SSL_get_SSL_CTX(ssl))) == NULL)
         return 0;
     if (tlsri_key_init_server(&key, id, len, sc->scope, &e) == TLSR_OK) {
+        int full;
+
         pthread_mutex_lock(&sc->lock);
-        rc = tlsri_store_put_key(sc->store, &key, sess, &e);
+        full = !room(sc);
+        rc = full ? TLSR_OK
+                  : tlsri_store_put_key(sc->store, &key, sess, 0, &sc->count,
+                                        &e);
         pthread_mutex_unlock(&sc->lock);
-        if (rc == TLSR_OK)
+        if (full)
+            notice(sc, &sc->stats.full, &sc->warned_full, TLSR_EIO,
+                   "store is full (max_entries): new sessions are not "
+                   "shared until it is pruned (tlsresume store prune DIR)");
+        else if (rc == TLSR_OK)
             count(sc, &sc->stats.stored);
-        else if (rc != TLSR_ENOTRESUMABLE)  /* expired already: not the store's fault */
+        else if (rc != TLSR_ENOTRESUMABLE)  /* already expired: no fault */
             failed(sc, "saving a session", &e);
     }
     cache_release(sc);
@@ -277,6 +319,7 @@ TLSR_EXPORT struct tlsr_server_cache *tlsr_server_cache_new(
         return NULL;
     }
     sc->refs = 1;
+    sc->count = -1;
     strcpy(sc->scope, scope);
     sc->store = tlsri_store_dup(store, err);
     if (sc->store == NULL) {

@@ -385,11 +385,12 @@ TLSR_EXPORT int tlsr_store_put(struct tlsr_store *st, const char *host,
         return tlsri_error_set(err, TLSR_EINVAL, "store or session is NULL");
     if ((rc = tlsri_key_init(&key, host, port, context, err)) != TLSR_OK)
         return rc;
-    return tlsri_store_put_key(st, &key, sess, err);
+    return tlsri_store_put_key(st, &key, sess, 1, NULL, err);
 }
 
 int tlsri_store_put_key(struct tlsr_store *st, const struct tlsri_key *kp,
-                        SSL_SESSION *sess, struct tlsr_error *err)
+                        SSL_SESSION *sess, int evict, long long *count_out,
+                        struct tlsr_error *err)
 {
     struct tlsri_key key = *kp;
     struct tlsri_name name;
@@ -458,7 +459,9 @@ int tlsri_store_put_key(struct tlsr_store *st, const struct tlsri_key *kp,
     close(kfd);
     tlsri_dircache_drop(st, key.dir);
     count = tlsri_counter_add(st, 1 - removed);
-    if (count > (long long)st->max_entries)
+    if (count_out != NULL)
+        *count_out = count;
+    if (evict && count > (long long)st->max_entries)
         tlsri_maybe_evict(st, count);
     tlsri_error_clear(err);
     return TLSR_OK;

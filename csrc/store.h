@@ -125,8 +125,12 @@ uint64_t tlsri_now_ns(void);
 int tlsri_list_dir(int kfd, struct tlsri_name **out, size_t *n);
 
 /* ---- put / get / remove by a ready key (store.c) ---- */
+/* evict 0: never evict inline when over max_entries (a walk of the whole
+ * store); *count (if not NULL) gets the entry count after the put, or
+ * -1 if unknown. */
 int tlsri_store_put_key(struct tlsr_store *st, const struct tlsri_key *key,
-                        SSL_SESSION *sess, struct tlsr_error *err);
+                        SSL_SESSION *sess, int evict, long long *count,
+                        struct tlsr_error *err);
 SSL_SESSION *tlsri_store_fetch_key(struct tlsr_store *st,
                                    const struct tlsri_key *key, int take,
                                    const struct tlsr_trust *policy,

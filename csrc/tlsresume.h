@@ -462,7 +462,9 @@ int tlsr_session_get_brief(const struct ssl_session_st *sess,
  * store is, expiring with the session's timeout.  OpenSSL compares the
  * session-id context itself (a different one is a miss).  A failing store
  * is a miss, never a failed handshake; its first failure goes to the warn
- * hook.  With an SNI callback that switches contexts, give every context
+ * hook.  The store's eviction never runs in a handshake: a store at
+ * max_entries keeps no new sessions (warned once) until it is pruned
+ * (tlsr_store_prune, `tlsresume store prune`).  With an SNI callback that switches contexts, give every context
  * the same cache.
  */
 struct tlsr_server_cache;
@@ -473,6 +475,7 @@ struct tlsr_server_cache_stats {
     uint64_t misses;            /* lookups that did not */
     uint64_t removed;           /* entries the remove callback deleted */
     uint64_t failures;          /* store calls that failed */
+    uint64_t full;              /* new sessions not kept: store full */
     int first_error_code;       /* of the first failure, 0 if none */
     char first_error[256];
 };

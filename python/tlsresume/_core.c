@@ -1133,12 +1133,13 @@ static PyObject *core_server_cache_stats(PyObject *m, PyObject *ctx)
     tlsr_server_cache_free(sc);
     if (rc != 0)
         return raise_err(st, &err);
-    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:s}",
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:s}",
                          "stored", (unsigned long long)s.stored,
                          "hits", (unsigned long long)s.hits,
                          "misses", (unsigned long long)s.misses,
                          "removed", (unsigned long long)s.removed,
                          "failures", (unsigned long long)s.failures,
+                         "full", (unsigned long long)s.full,
                          "first_error", s.first_error);
 }
 

@@ -51,7 +51,7 @@ def session_cache(ctx, store, *, scope=""):
 
 def session_cache_stats(ctx):
     """Counters of ctx's shared session cache (stored, hits, misses,
-    removed, failures, first_error), or None if it has none."""
+    removed, failures, full, first_error), or None if it has none."""
     if not isinstance(ctx, ssl.SSLContext):
         raise TypeError("ctx must be an ssl.SSLContext, not %s"
                         % type(ctx).__name__)

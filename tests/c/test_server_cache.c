@@ -415,6 +415,54 @@ static void broken_store_gives_full_handshakes_and_one_warning(void)
     rm_store(p);
 }
 
+/* The store's eviction walks the whole store: a full store keeps no new
+ * server sessions (warned once) instead of stalling a handshake, and
+ * takes them again once prune has made room. */
+static void regression_full_store_never_evicts_in_a_handshake(void)
+{
+    const char *p = tmp_store();
+    struct tlsr_store_options o;
+    struct tlsr_store *st;
+    SSL_CTX *a = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *b = server(TLS1_2_VERSION, "fleet");
+    struct tlsr_server_cache *sc;
+    struct tlsr_server_cache_stats s;
+    struct tlsr_error err;
+    int i;
+
+    tlsr_store_options_init(&o);
+    o.max_entries = 3;
+    st = tlsr_store_open(p, &o, &err);
+    CHECK(st != NULL && a != NULL && b != NULL);
+    sc = tlsr_server_cache_new(st, NULL, &err);
+    CHECK(sc != NULL);
+    CHECK_CODE(tlsr_server_cache_set_warn(sc, on_warn, NULL, &err), 0, &err);
+    CHECK_CODE(tlsr_server_cache_ctx(sc, a, &err), 0, &err);
+    CHECK_CODE(tlsr_server_cache_ctx(sc, b, &err), 0, &err);
+    tlsr_server_cache_free(sc);
+    SSL_CTX_set_timeout(a, 1);
+    warned = 0;
+    for (i = 0; i < 3; i++)
+        CHECK_EQ_INT(resume_across(a, b, TLS1_2_VERSION), 1);
+    for (i = 0; i < 3; i++)     /* full: not shared, not failed */
+        CHECK_EQ_INT(resume_across(a, b, TLS1_2_VERSION), 0);
+    CHECK_EQ_INT(tlsr_store_count(st, NULL), 3);
+    CHECK_EQ_INT(warned, 1);
+    CHECK(strstr(warn_msg, "full") != NULL);
+    CHECK_EQ_INT(stats(a, &s), 0);
+    CHECK_EQ_INT(s.stored, 3);
+    CHECK_EQ_INT(s.full, 6);     /* a full handshake on a, then on b */
+    CHECK_EQ_INT(s.failures, 0);
+    sleep(2);                   /* the sessions expire; prune makes room */
+    CHECK_EQ_INT(tlsr_store_prune(st, &err), 3);
+    CHECK_EQ_INT(resume_across(a, b, TLS1_2_VERSION), 1);
+    CHECK_EQ_INT(warned, 1);
+    SSL_CTX_free(a);
+    SSL_CTX_free(b);
+    tlsr_store_free(st);
+    rm_store(p);
+}
+
 static void attaching_again_is_idempotent_another_store_refused(void)
 {
     const char *p = tmp_store();
@@ -556,6 +604,7 @@ TESTS(T(tls12_session_ids_resume_across_servers),
       T(regression_server_and_client_keys_never_meet),
       T(remove_callback_removes_the_entry),
       T(broken_store_gives_full_handshakes_and_one_warning),
+      T(regression_full_store_never_evicts_in_a_handshake),
       T(attaching_again_is_idempotent_another_store_refused),
       T(foreign_session_callbacks_are_refused),
       T(cache_outlives_the_callers_store),
