@@ -17,13 +17,13 @@ from conftest import HELPERS, server_reports, wait_for
 CONNECTIONS = 20
 
 
-def start_pair(start_server, certs, mode, store):
+def start_pair(start_server, certs, mode, store, env=None):
     """Two cache_server.py processes sharing one port."""
     cert, key = certs
     argv = [sys.executable, str(HELPERS / "cache_server.py"), str(cert),
             str(key), mode, str(store)]
-    a = start_server(argv, r"^PORT (\d+)")
-    b = start_server(argv + [str(a.port)], r"^PORT (\d+)")
+    a = start_server(argv, r"^PORT (\d+)", env)
+    b = start_server(argv + [str(a.port)], r"^PORT (\d+)", env)
     assert b.port == a.port
     return a, b
 
@@ -72,6 +72,22 @@ def test_two_processes_on_one_port_resume_each_other(start_server, certs,
     # ... and every one after the first resumed, whichever served it.
     assert sum(1 for r in rs if not r["reused"]) == 1, rs
     assert {r["pid"] for r in rs if r["reused"]} == {r["pid"] for r in rs}
+
+
+def test_sealed_store_is_shared_and_sealed(start_server, certs, tmp_path):
+    key = bytes(range(32))
+    env = dict(os.environ, TLSR_TEST_SEAL_KEY=key.hex())
+    a, b = start_pair(start_server, certs, "tls13", tmp_path / "store", env)
+    run_clients(a.port, certs[0], n=10)
+    assert wait_for(lambda: len(reports(a, b)) == 10)
+    rs = reports(a, b)
+    assert sum(1 for r in rs if not r["reused"]) == 1, rs
+    store = tlsresume.SessionStore(tmp_path / "store", seal_key=key)
+    entries = list(store)
+    assert entries and all(e.sealed for e in entries)
+    for f in (tmp_path / "store").rglob("*.t13.*"):
+        assert f.stat().st_mode & 0o777 == 0o600
+        assert b"SSL SESSION" not in f.read_bytes()
 
 
 def test_pre_forked_workers_resume_each_other(start_server, certs,

@@ -6,7 +6,7 @@ SSLSocket says ({"pid", "reused", "version"}); the client gets the same
 line.  usage: cache_server.py CERT KEY MODE STORE|- [PORT] [--fork]
 (MODE: tls12, tls13; STORE "-": no shared cache, OpenSSL's own; --fork:
 set up, then fork a second worker on the same listening socket, as
-pre-forking servers do)
+pre-forking servers do).  TLSR_TEST_SEAL_KEY (hex) seals the store.
 """
 import ctypes
 import signal
@@ -30,7 +30,9 @@ if mode == "tls12":
 else:
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
 if store != "-":
-    tlsresume.server.session_cache(ctx, tlsresume.SessionStore(store))
+    seal = os.environ.get("TLSR_TEST_SEAL_KEY")     # hex, 32 bytes
+    tlsresume.server.session_cache(ctx, tlsresume.SessionStore(
+        store, seal_key=bytes.fromhex(seal) if seal else None))
 
 lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
