@@ -142,8 +142,8 @@ static void failed(struct tlsr_server_cache *sc, const char *what,
 
     /* The store's message may name the key (a session id): keep only
      * what failed and the code. */
-    snprintf(msg, sizeof(msg), "%s failed (%s); full handshakes until the "
-             "store works again", what, tlsr_error_name(e->code));
+    snprintf(msg, sizeof(msg), "%s failed (%s); full handshakes while the "
+             "store fails", what, tlsr_error_name(e->code));
     notice(sc, &sc->stats.failures, &sc->warned, e->code, msg);
 }
 
