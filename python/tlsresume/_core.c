@@ -1047,6 +1047,108 @@ static PyObject *store_attach_context(StoreObject *self, PyObject *ctx)
     Py_RETURN_NONE;
 }
 
+/* ---- servers: the session cache shared through a store ------------------- */
+
+/* The first store failure of a server cache, as a RuntimeWarning.  Runs
+ * on the handshake's thread, usually with the GIL released by _ssl. */
+static void server_cache_warn(void *arg, int code, const char *msg)
+{
+    PyGILState_STATE g;
+    PyObject *et, *ev, *tb;
+
+#if PY_VERSION_HEX >= 0x030D0000
+    if (!Py_IsInitialized() || Py_IsFinalizing())
+#else
+    if (!Py_IsInitialized() || _Py_IsFinalizing())
+#endif
+        return;
+    g = PyGILState_Ensure();
+    PyErr_Fetch(&et, &ev, &tb);     /* e.g. SSL_free during an unwind */
+    if (PyErr_WarnFormat(PyExc_RuntimeWarning, 1,
+                         "tlsresume: server session cache: %s", msg) < 0)
+        PyErr_WriteUnraisable(NULL);
+    PyErr_Restore(et, ev, tb);
+    PyGILState_Release(g);
+}
+
+/* server_cache(ctx, scope): ctx's server sessions live in this store. */
+static PyObject *store_server_cache(StoreObject *self, PyObject *args)
+{
+    core_state *st = get_state(self->module);
+    struct tlsr_server_cache *sc;
+    struct tlsr_store *store;
+    struct tlsr_error err;
+    const char *scope;
+    PyObject *ctx;
+    SSL_CTX *sctx;
+    int rc;
+
+    if (!PyArg_ParseTuple(args, "Os:server_cache", &ctx, &scope))
+        return NULL;
+    if (!store_ok(self) || (sctx = context_ptr(st, ctx)) == NULL)
+        return NULL;
+    store = tlsr_attach_lock(self->att);
+    sc = tlsr_server_cache_new(store, scope, &err);
+    tlsr_attach_unlock(self->att);
+    if (sc == NULL)
+        return raise_err(st, &err);
+    rc = tlsr_server_cache_set_warn(sc, server_cache_warn, NULL, &err);
+    if (rc == 0)
+        rc = tlsr_server_cache_ctx(sc, sctx, &err);
+    tlsr_server_cache_free(sc);
+    if (rc != 0)
+        return raise_err(st, &err);
+    Py_RETURN_NONE;
+}
+
+/* server_cache_detach(ctx): OpenSSL's internal cache again. */
+static PyObject *core_server_cache_detach(PyObject *m, PyObject *ctx)
+{
+    core_state *st = get_state(m);
+    struct tlsr_error err;
+    SSL_CTX *sctx;
+
+    if ((sctx = context_ptr(st, ctx)) == NULL)
+        return NULL;
+    if (tlsr_server_cache_ctx(NULL, sctx, &err) != 0)
+        return raise_err(st, &err);
+    Py_RETURN_NONE;
+}
+
+/* server_cache_stats(ctx): a dict, or None if ctx has no cache. */
+static PyObject *core_server_cache_stats(PyObject *m, PyObject *ctx)
+{
+    core_state *st = get_state(m);
+    struct tlsr_server_cache_stats s;
+    struct tlsr_server_cache *sc;
+    struct tlsr_error err;
+    SSL_CTX *sctx;
+    int rc;
+
+    if ((sctx = context_ptr(st, ctx)) == NULL)
+        return NULL;
+    if ((sc = tlsr_server_cache_get(sctx)) == NULL)
+        Py_RETURN_NONE;
+    rc = tlsr_server_cache_stats(sc, &s, &err);
+    tlsr_server_cache_free(sc);
+    if (rc != 0)
+        return raise_err(st, &err);
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:s}",
+                         "stored", (unsigned long long)s.stored,
+                         "hits", (unsigned long long)s.hits,
+                         "misses", (unsigned long long)s.misses,
+                         "removed", (unsigned long long)s.removed,
+                         "failures", (unsigned long long)s.failures,
+                         "full", (unsigned long long)s.full,
+                         "first_error", s.first_error);
+}
+
+static PyMethodDef server_cache_functions[] = {
+    {"server_cache_detach", core_server_cache_detach, METH_O, NULL},
+    {"server_cache_stats", core_server_cache_stats, METH_O, NULL},
+    {NULL, NULL, 0, NULL}
+};
+
 static PyMethodDef store_methods[] = {
     {"close", (PyCFunction)store_close, METH_NOARGS, NULL},
     {"put", (PyCFunction)store_put, METH_VARARGS, NULL},
@@ -1056,6 +1158,7 @@ static PyMethodDef store_methods[] = {
     {"count", (PyCFunction)store_count, METH_NOARGS, NULL},
     {"entries", (PyCFunction)store_entries, METH_NOARGS, NULL},
     {"attach_context", (PyCFunction)store_attach_context, METH_O, NULL},
+    {"server_cache", (PyCFunction)store_server_cache, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL}
 };
 
@@ -1283,6 +1386,8 @@ static int core_exec(PyObject *m)
         Py_DECREF(st->error);
         return -1;
     }
+    if (PyModule_AddFunctions(m, server_cache_functions) < 0)
+        return -1;
     store_type = PyType_FromSpec(&store_spec);
     if (store_type == NULL)
         return -1;
