@@ -70,7 +70,7 @@ class RedisStore:
     process and machine that uses the same Redis and prefix.
 
     url_or_client: a redis:// (rediss://, unix://) URL, or a redis-py
-    client (redis.Redis) of the caller's.  seal_key (32 bytes) seals
+    client (redis.Redis) of the caller's, which keeps its own timeouts.  seal_key (32 bytes) seals
     entries with AES-256-GCM; lean leaves out the peer certificate;
     max_tickets TLS 1.3 tickets are kept per key.  timeout (seconds) bounds
     every Redis call made here; after a failure Redis is left alone for
@@ -93,10 +93,12 @@ class RedisStore:
         if max_tickets > 10000 or max_lifetime > 2**62:
             raise _error(_core.TLSR_EINVAL, "max_tickets or max_lifetime is "
                          "too large")
-        for name, v in (("timeout", timeout), ("retry_after", retry_after)):
+        for name, v, low in (("timeout", timeout, 1e-3),
+                             ("retry_after", retry_after, 0)):
             if (not isinstance(v, (int, float)) or isinstance(v, bool)
-                    or not 0 <= v < 3600):
-                raise TypeError("%s must be a number of seconds" % name)
+                    or not low <= v < 3600):
+                raise TypeError("%s must be a number of seconds (%g to "
+                                "3600)" % (name, low))
         if ssl_context is not None:
             _check_context(ssl_context)
         self._codec = _core.Codec(max_lifetime,

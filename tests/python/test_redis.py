@@ -177,8 +177,9 @@ def test_argument_checks(redis_server):
         tlsresume.RedisStore(redis_server.url, prefix=b"x")
     with pytest.raises(tlsresume.Error):
         tlsresume.RedisStore(redis_server.url, seal_key=b"short")
-    with pytest.raises(TypeError):
-        tlsresume.RedisStore(redis_server.url, timeout="1")
+    for bad in ("1", 0, -1, float("nan"), True):
+        with pytest.raises(TypeError):
+            tlsresume.RedisStore(redis_server.url, timeout=bad)
     store = tlsresume.RedisStore(redis_server.url)
     with pytest.raises(TypeError):
         store.get("h", 1)                 # no context to bind to
