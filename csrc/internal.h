@@ -20,6 +20,10 @@ int tlsri_error_set(struct tlsr_error *err, int code, const char *fmt, ...)
  */
 int tlsri_error_ssl(struct tlsr_error *err, int code, const char *what);
 
+/* write(2) all of p, retrying on EINTR and short writes: 0, or -1 (errno
+ * set).  csrc/file_write.c. */
+int tlsri_write_all(int fd, const uint8_t *p, size_t n);
+
 /* Clear err to TLSR_OK. */
 void tlsri_error_clear(struct tlsr_error *err);
 

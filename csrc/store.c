@@ -110,6 +110,29 @@ static int check_path(const char *path, const struct stat *sb,
     return TLSR_OK;
 }
 
+/* A store object on directory fd (taken: closed on failure), with empty
+ * caches; options are the caller's to set. */
+static struct tlsr_store *store_alloc(int fd, struct tlsr_error *err)
+{
+    struct tlsr_store *st = OPENSSL_zalloc(sizeof(*st));
+
+    if (st == NULL
+        || (st->sess_cache = OPENSSL_zalloc(TLSRI_SESS_SLOTS
+                                            * sizeof(*st->sess_cache))) == NULL
+        || (st->dir_cache = OPENSSL_zalloc(TLSRI_DIR_SLOTS
+                                           * sizeof(*st->dir_cache))) == NULL
+        || pthread_mutex_init(&st->lock, NULL) != 0) {
+        if (st != NULL)
+            tlsri_cache_free(st);
+        OPENSSL_free(st);
+        close(fd);
+        tlsri_error_set(err, TLSR_ENOMEM, "out of memory");
+        return NULL;
+    }
+    st->dirfd = fd;
+    return st;
+}
+
 TLSR_EXPORT struct tlsr_store *tlsr_store_open(
     const char *path, const struct tlsr_store_options *opts,
     struct tlsr_error *err)
@@ -158,21 +181,8 @@ TLSR_EXPORT struct tlsr_store *tlsr_store_open(
         close(fd);
         return NULL;
     }
-    st = OPENSSL_zalloc(sizeof(*st));
-    if (st == NULL
-        || (st->sess_cache = OPENSSL_zalloc(TLSRI_SESS_SLOTS
-                                            * sizeof(*st->sess_cache))) == NULL
-        || (st->dir_cache = OPENSSL_zalloc(TLSRI_DIR_SLOTS
-                                           * sizeof(*st->dir_cache))) == NULL
-        || pthread_mutex_init(&st->lock, NULL) != 0) {
-        if (st != NULL)
-            tlsri_cache_free(st);
-        OPENSSL_free(st);
-        close(fd);
-        tlsri_error_set(err, TLSR_ENOMEM, "out of memory");
+    if ((st = store_alloc(fd, err)) == NULL)
         return NULL;
-    }
-    st->dirfd = fd;
     st->max_tickets = opts->max_tickets ? opts->max_tickets : 8;
     st->max_entries = opts->max_entries ? opts->max_entries : 100000;
     st->max_lifetime = opts->max_lifetime ? opts->max_lifetime : 7 * 86400;
@@ -206,21 +216,8 @@ struct tlsr_store *tlsri_store_dup(const struct tlsr_store *src,
                         "descriptor: %s", strerror(errno));
         return NULL;
     }
-    st = OPENSSL_zalloc(sizeof(*st));
-    if (st == NULL
-        || (st->sess_cache = OPENSSL_zalloc(TLSRI_SESS_SLOTS
-                                            * sizeof(*st->sess_cache))) == NULL
-        || (st->dir_cache = OPENSSL_zalloc(TLSRI_DIR_SLOTS
-                                           * sizeof(*st->dir_cache))) == NULL
-        || pthread_mutex_init(&st->lock, NULL) != 0) {
-        if (st != NULL)
-            tlsri_cache_free(st);
-        OPENSSL_free(st);
-        close(fd);
-        tlsri_error_set(err, TLSR_ENOMEM, "out of memory");
+    if ((st = store_alloc(fd, err)) == NULL)
         return NULL;
-    }
-    st->dirfd = fd;
     st->max_tickets = src->max_tickets;
     st->max_entries = src->max_entries;
     st->max_lifetime = src->max_lifetime;
@@ -291,21 +288,6 @@ static void inflight_name(char *buf, size_t cap, const char *what)
     snprintf(buf, cap, ".%s-%ld-%016llx", what, (long)getpid(), x);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Write bytes as entry name in kfd: temporary file, then rename. */
 static int write_entry(int kfd, const char *name, const uint8_t *buf,
                        size_t len, struct tlsr_error *err)
@@ -323,7 +305,7 @@ static int write_entry(int kfd, const char *name, const uint8_t *buf,
                                                  strerror(errno));
     /* 0600 whatever the umask: a umask like 0277 leaves 0400, which
      * later opens (and other processes) could not read or rewrite. */
-    if (fchmod(fd, 0600) != 0 || write_all(fd, buf, len) != 0) {
+    if (fchmod(fd, 0600) != 0 || tlsri_write_all(fd, buf, len) != 0) {
         e = errno;
         close(fd);
         unlinkat(kfd, tmp, 0);
