@@ -26,6 +26,7 @@ from ._session import (Error, SessionInfo, dumps, inspect, loads,  # noqa: E402
 from ._store import SessionStore, StoreEntry  # noqa: E402
 from ._attach import attach, client_context, detach, set_peer  # noqa: E402
 from ._requests import requests_session  # noqa: E402
+from ._probe import ProbeReport, probe  # noqa: E402
 
 __version__ = _core.versions()[0]
 
@@ -38,6 +39,7 @@ for _c in range(0, -64, -1):
     codes[_n] = _c
 del _c, _n
 
-__all__ = ["Error", "SessionInfo", "SessionStore", "StoreEntry", "attach",
-           "client_context", "codes", "detach", "dumps", "inspect", "loads",
-           "requests_session", "set_peer", "ticket"]
+__all__ = ["Error", "ProbeReport", "SessionInfo", "SessionStore",
+           "StoreEntry", "attach", "client_context", "codes", "detach",
+           "dumps", "inspect", "loads", "probe", "requests_session",
+           "set_peer", "ticket"]
