@@ -357,9 +357,13 @@ int tlsri_probe_connection(struct tlsr_probe *p, SSL_CTX *ctx, int addr,
         /* Some servers send tickets only once they saw application data. */
         if (rec->n_tickets == 0 && !rec->resumed && !rec->sent_request
             && rec->early != 1) {
-            if ((rc = drive(p, ssl, fd, addr, "request", do_write, &req,
-                            err)) != TLSR_OK
-                || (rc = collect(p, ssl, fd, rec, err)) != TLSR_OK)
+            /* A server that closed or refuses the request sent none. */
+            if (drive(p, ssl, fd, addr, "request", do_write, &req, NULL)
+                != TLSR_OK) {
+                rc = TLSR_OK;
+                goto out;
+            }
+            if ((rc = collect(p, ssl, fd, rec, err)) != TLSR_OK)
                 goto out;
             rec->sent_request = 1;
             if (rec->n_tickets > 0)

@@ -142,6 +142,8 @@ static int distinct(struct jbuf *j, const struct tlsr_probe *p, int v13,
             continue;
         for (t = 0; t < c->n_tickets && t < PROBE_MAX_TICKETS && n < 64;
              t++) {
+            if (!lifetimes && !c->t[t].layout_ok)
+                continue;       /* not a key name: an id or another layout */
             for (k = 0; k < n; k++)
                 if (lifetimes ? lives[k] == c->t[t].lifetime
                               : memcmp(names[k], c->t[t].name, 16) == 0)
@@ -222,7 +224,10 @@ static void connection(struct jbuf *j, const struct tlsr_probe *p,
     for (t = 0; t < n; t++) {
         if (t)
             PUTS(j, ", ");
-        hex16(j, c->t[t].name);
+        if (c->t[t].layout_ok)
+            hex16(j, c->t[t].name);
+        else
+            PUTS(j, "null");
     }
     PUTS(j, "], \"ticket_lengths\": [");
     for (t = 0; t < n; t++)

@@ -281,7 +281,6 @@ static int copy_opts(struct tlsr_probe *p, const struct tlsr_probe_opts *o,
                                           p->sni[0] ? p->sni : p->host);
     }
     p->o.request = NULL;        /* only the copy is used */
-    p->o.ips = NULL;            /* read by tlsri_probe_resolve only */
     p->want12 = o->versions == 0 || (o->versions & TLSR_PROBE_TLS12);
     p->want13 = o->versions == 0 || (o->versions & TLSR_PROBE_TLS13);
     p->mechs = o->mechanisms ? o->mechanisms : 7;
@@ -320,6 +319,8 @@ static int key_names(const struct tlsr_probe *p, int v13, int addr,
             || (addr >= 0 && c->addr != addr))
             continue;
         for (j = 0; j < c->n_tickets && j < PROBE_MAX_TICKETS; j++) {
+            if (!c->t[j].layout_ok)
+                continue;
             for (k = 0; k < n; k++)
                 if (memcmp(seen[k], c->t[j].name, 16) == 0)
                     break;
@@ -412,8 +413,8 @@ static void findings(struct tlsr_probe *p)
     }
     if (bad)
         NOTE(p, "some tickets (%u bytes) do not look like the RFC 5077 /"
-                " OpenSSL layout (name16|iv16|ciphertext|hmac32): their"
-                " \"key name\" is just their first 16 bytes", bad_len);
+                " OpenSSL layout (name16|iv16|ciphertext|hmac32), e.g."
+                " stateful TLS 1.3 tickets: no key name for them", bad_len);
 }
 
 TLSR_EXPORT void tlsr_probe_opts_init(struct tlsr_probe_opts *opts)
@@ -525,7 +526,7 @@ TLSR_EXPORT struct tlsr_probe *tlsr_probe_run(const struct tlsr_probe_opts *o,
     }
     if (copy_opts(p, o, err) != TLSR_OK
         || tlsri_probe_resolve(p, err) != TLSR_OK
-        || plan(p, err) != TLSR_OK) {
+        || (p->o.ips = NULL, plan(p, err)) != TLSR_OK) {
         tlsr_probe_free(p);
         return NULL;
     }

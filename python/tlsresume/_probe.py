@@ -90,6 +90,8 @@ def probe(host, port=443, *, sni=None, ips=(), all_ips=False,
     for name, v in (("port", port), ("tries", tries), ("count", count)):
         if not isinstance(v, int) or isinstance(v, bool):
             raise TypeError("%s must be an int" % name)
+    if not 1 <= tries <= 100:
+        raise _error(_core.TLSR_EINVAL, "tries must be in 1..100")
     if not isinstance(timeout, (int, float)) or isinstance(timeout, bool):
         raise TypeError("timeout must be a number of seconds")
     if not 0 < timeout <= 600:
@@ -199,10 +201,12 @@ def format_text(r):
                                         t13["reused_ticket_resumed"]]))
     for v in ("tls1.2", "tls1.3"):
         if r.tickets_per_connection[v]:
-            out.append("  %s tickets per connection: %s; lifetime hints %s s"
+            hints = r.ticket_lifetime_hint[v]
+            out.append("  %s tickets per connection: %s%s"
                        % (v.replace("tls", "TLS "),
                           " ".join(map(str, r.tickets_per_connection[v])),
-                          "/".join(map(str, r.ticket_lifetime_hint[v]))))
+                          "; lifetime hints %s s" % "/".join(map(str, hints))
+                          if hints else ""))
     kn = r.ticket_key_names
     for v in ("tls1.2", "tls1.3"):
         if kn[v]:
