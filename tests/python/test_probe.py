@@ -334,3 +334,47 @@ def test_probe_python_api_errors():
     with pytest.raises(tlsresume.Error) as e:
         tlsresume.probe("127.0.0.1", _closed_port(), timeout=1)
     assert e.value.code_name == "TLSR_ECONNECT"
+
+
+# ---- the pytest plugin and tlsresume.testing -------------------------------
+
+def test_probe_plugin_tls_server_and_assert_resumes(tls_server):
+    from tlsresume.testing import assert_not_resumes, assert_resumes
+    srv = tls_server(tls="1.3")
+    r = assert_resumes(srv.host, srv.port, cafile=srv.cafile, tries=2)
+    assert r.tls13 == dict(r.tls13, attempts=2, resumed=2)
+    off = tls_server(tls="1.2", tickets=False, cache=False)
+    assert_not_resumes(off.host, off.port, cafile=off.cafile, tries=2)
+    with pytest.raises(AssertionError) as e:
+        assert_resumes(off.host, off.port, cafile=off.cafile, tries=2)
+    msg = str(e.value)
+    assert "0/2 session-ID resumptions" in msg
+    assert "0/2 TLS 1.2 ticket resumptions" in msg
+
+
+def test_probe_plugin_num_tickets_0_message(tls_server):
+    from tlsresume.testing import assert_resumes
+    srv = tls_server(tls="1.3", num_tickets=0)
+    with pytest.raises(AssertionError) as e:
+        assert_resumes(srv.host, srv.port, cafile=srv.cafile, tries=2)
+    assert "0/2 TLS 1.3 resumptions" in str(e.value)
+    assert "0 tickets per connection" in str(e.value)
+
+
+def test_probe_plugin_session_store_is_private(session_store):
+    for d in (session_store.path, os.path.dirname(session_store.path)):
+        assert os.stat(d).st_mode & 0o077 == 0, d
+    assert session_store.count() == 0 if hasattr(session_store, "count") \
+        else True
+
+
+def test_probe_example_file_runs(tls_server, tmp_path):
+    import tlsresume
+    root = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    ex = os.path.join(root, "examples", "test_my_server_resumes.py")
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q",
+                        "-p", "no:cacheprovider", ex], capture_output=True,
+                       text=True, timeout=120, cwd=str(tmp_path))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "1 passed, 2 skipped" in p.stdout
