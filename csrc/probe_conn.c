@@ -123,6 +123,13 @@ SSL_CTX *tlsri_probe_ctx(struct tlsr_probe *p, int min_v, int max_v,
     SSL_CTX_set_max_proto_version(ctx, max_v);
     if (no_ticket)
         SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    /* A server that closes without close_notify (Node's end()) would make
+     * OpenSSL 3 fail the read fatally, and a fatal error marks the newest
+     * TLS 1.3 ticket's session (held by the new-session callback) not
+     * resumable: the probe would blame the server for it. */
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT
                                         | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(ctx, new_session_cb);

@@ -380,6 +380,18 @@ static void findings(struct tlsr_probe *p)
                  c->mech == MECH_CROSS12 ? "1.2" : "1.3",
                  p->addrs[c->from_addr].text, p->addrs[c->addr].text);
     }
+    if (p->resumed[MECH_TLS13] > 0) {
+        int renewed = 0;
+
+        for (i = 0; i < p->n_conns; i++)
+            renewed += p->conns[i].mech == MECH_TLS13 && p->conns[i].resumed
+                       && p->conns[i].n_tickets > 0;
+        if (renewed == 0)
+            WARN(p, "TLS 1.3 resumptions earn no new ticket: a client that"
+                    " uses each ticket once makes a full handshake once the"
+                    " tickets of the last one are spent (a server ticket"
+                    " callback must return 2 to renew)");
+    }
     if (max_life > 86400)
         WARN(p, "ticket lifetime hint %u s is over 24 h: a stolen ticket"
                 " key decrypts that long's sessions (RFC 8446 caps it at"

@@ -192,22 +192,35 @@ def node_pool(start_server, certs):
 
 @pytest.mark.parametrize("same_keys", [True, False])
 def test_probe_pool_matrix_node_set_ticket_keys(node_pool, certs, same_keys):
-    # TLS 1.2 only: Node 20's TLS 1.3 tickets do not resume from an
-    # in-memory OpenSSL client session here (Python's ssl neither), though
-    # s_client -sess_in resumes them: left for a follow-up.
     port = node_pool(same_keys)
     r = tlsresume.probe("127.0.0.1", port, ips=["127.0.0.1", "127.0.0.2"],
                         cafile=str(certs[0]), tries=2,
-                        mechanisms=["ticket_tls12"])
+                        mechanisms=["ticket_tls12", "tls13"])
     assert r.addresses == ["127.0.0.1", "127.0.0.2"]
-    m = r.cross_address["tls1.2"]
-    assert m[0][0] is True and m[1][1] is True
-    assert m[0][1] is same_keys and m[1][0] is same_keys, m
+    for v in ("tls1.2", "tls1.3"):
+        m = r.cross_address[v]
+        assert m[0][0] is True and m[1][1] is True
+        assert m[0][1] is same_keys and m[1][0] is same_keys, (v, m)
     assert r.ticket_key_names["same_across_addresses"] is same_keys
     assert r.exit_status == (0 if same_keys else 1)
     if not same_keys:
         assert any("did not resume at 127.0.0.2" in f for f in r.failures)
         assert any("do not share ticket keys" in w for w in r.warnings)
+
+
+def test_regression_node_end_without_close_notify_keeps_tls13_ticket(
+        node_pool, certs):
+    # Node's end() closes without close_notify: OpenSSL 3 made that read
+    # fatal and marked the newest TLS 1.3 ticket not resumable, so the
+    # probe reported 0/N against a server that resumes.  Node renews no
+    # ticket on resumption (its callback returns 1): with 2 tickets from
+    # the full handshake, a use-once client resumes 2 of every 3.
+    port = node_pool(True)
+    r = tlsresume.probe("127.0.0.1", port, cafile=str(certs[0]), tries=5,
+                        tls="1.3")
+    assert r.tls13["resumed"] == 4, r.connections
+    assert r.tickets_per_connection["tls1.3"] == [2, 0, 0, 2, 0, 0]
+    assert any("earn no new ticket" in w for w in r.warnings)
 
 
 def test_probe_pool_matrix_s_server_own_keys_tls13(start_server, certs):
