@@ -391,3 +391,45 @@ def test_probe_example_file_runs(tls_server, tmp_path):
                        text=True, timeout=120, cwd=str(tmp_path))
     assert p.returncode == 0, p.stdout + p.stderr
     assert "1 passed, 2 skipped" in p.stdout
+
+
+# ---- --watch: key names over time; IPv6 ------------------------------------
+
+@pytest.mark.parametrize("rotate", [False, True])
+def test_probe_watch_sees_key_rotation(start_server, certs, rotate):
+    if subprocess.run(["node", "--version"], capture_output=True).returncode:
+        pytest.skip("node not installed")
+    env = dict(os.environ, ROTATE_MS="400") if rotate else None
+    srv = start_server(["node", str(HELPERS / "node_tls_server.js"),
+                        str(certs[0]), str(certs[1]), "127.0.0.1", "0",
+                        os.urandom(48).hex()], r"^PORT (\d+)", env=env)
+    rc, out, err = cli("127.0.0.1:%d" % srv.port, "--cafile", certs[0],
+                       "--tls1.2", "--tries", 1, "--watch", 0.5, "--count",
+                       3, "--json")
+    assert rc == 1, err             # Node has no session cache (IDs 0/1)
+    d = json.loads(out)
+    assert len(d["watch"]) == 3
+    names = [tuple(w["tls1.2"]) for w in d["watch"]]
+    changed = [n for n in d["notes"] if "key name changed" in n]
+    if rotate:
+        assert len(set(names)) > 1 and changed, d["notes"]
+    else:
+        assert len(set(names)) == 1 and not changed
+        assert any("no key name change observed" in n for n in d["notes"])
+
+
+def test_probe_ipv6_target(start_server, certs):
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        socket.socket(socket.AF_INET6).bind(("::1", 0))
+    except OSError:
+        pytest.skip("no ::1")
+    srv = start_server(["openssl", "s_server", "-accept", "[::1]:0", "-www",
+                        "-cert", str(certs[0]), "-key", str(certs[1])],
+                       r"ACCEPT \[::1\]:(\d+)")
+    rc, out, err = cli("[::1]:%d" % srv.port, "--insecure", "--tries", 2,
+                       "--json")
+    assert rc == 0, err
+    d = json.loads(out)
+    assert d["addresses"] == ["::1"] and d["tls13"]["resumed"] == 2

@@ -14,6 +14,11 @@ const srv = tls.createServer({cert: fs.readFileSync(cert),
   s.on('error', () => {});
 });
 if (keyhex) srv.setTicketKeys(Buffer.from(keyhex, 'hex'));
+// ROTATE_MS: a new random ticket key every so often (rotation to observe).
+if (process.env.ROTATE_MS) {
+  setInterval(() => srv.setTicketKeys(require('crypto').randomBytes(48)),
+              Number(process.env.ROTATE_MS));
+}
 srv.on('tlsClientError', () => {});
 srv.listen(Number(port), host, () => {
   console.log('PORT ' + srv.address().port);
