@@ -89,6 +89,7 @@ struct tlsr_probe {
     int mechs;
     int rtt_ms;                 /* connect time of the first connection */
     int needs_request;          /* TLS 1.3 tickets come only after data */
+    int silent13;               /* no TLS 1.3 ticket even after data */
     SSL_CTX *ctx_id, *ctx12, *ctx13;
     struct probe_conn *conns;
     int n_conns, cap_conns;

@@ -250,8 +250,9 @@ static int collect(struct tlsr_probe *p, SSL *ssl, int fd,
 {
     int64_t start = tlsri_probe_now_ms(), end = start + p->o.timeout_ms;
     int first_ms = 200 > 4 * p->rtt_ms ? 200 : 4 * p->rtt_ms;
-    int quiet_ms = 50 > 2 * p->rtt_ms ? 50 : 2 * p->rtt_ms;
-    int64_t deadline = start + first_ms;
+    /* Servers send their tickets in one flight: a short quiet period. */
+    int quiet_ms = 20 > 2 * p->rtt_ms ? 20 : 2 * p->rtt_ms;
+    int64_t deadline = start + (p->silent13 ? quiet_ms : first_ms);
     int seen = rec->n_tickets, rc, e, w;
     char buf[4096];
 
@@ -375,6 +376,8 @@ int tlsri_probe_connection(struct tlsr_probe *p, SSL_CTX *ctx, int addr,
             rec->sent_request = 1;
             if (rec->n_tickets > 0)
                 p->needs_request = 1;
+            else        /* none even after data: do not wait long again */
+                p->silent13 = 1;
         }
     } else {
         /* TLS 1.2: the connection's own session (renewed ticket too). */
