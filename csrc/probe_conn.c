@@ -262,6 +262,9 @@ static int collect(struct tlsr_probe *p, SSL *ssl, int fd,
             seen = rec->n_tickets;
             deadline = tlsri_probe_now_ms() + quiet_ms;
         }
+        /* A server streaming data must not keep the probe past the wait. */
+        if (tlsri_probe_now_ms() >= (deadline < end ? deadline : end))
+            break;
         if (rc > 0)
             continue;
         e = SSL_get_error(ssl, rc);

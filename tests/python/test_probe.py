@@ -433,3 +433,49 @@ def test_probe_ipv6_target(start_server, certs):
     assert rc == 0, err
     d = json.loads(out)
     assert d["addresses"] == ["::1"] and d["tls13"]["resumed"] == 2
+
+
+@pytest.fixture
+def streaming_tls_server(certs):
+    """A TLS server that, after the handshake, sends data without end."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(certs[0]), str(certs[1]))
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(8)
+    ls.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve(c):
+        try:
+            with ctx.wrap_socket(c, server_side=True) as s:
+                while not stop.is_set():
+                    s.sendall(b"x" * 16384)
+        except OSError:
+            pass
+
+    def loop():
+        while not stop.is_set():
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                continue
+            threading.Thread(target=serve, args=(c,), daemon=True).start()
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    yield ls.getsockname()[1]
+    stop.set()
+    t.join()
+    ls.close()
+
+
+def test_probe_streaming_server_does_not_hold_the_probe(
+        streaming_tls_server, certs):
+    # The ticket read loop checks its deadline on data too (a server
+    # faster than the probe's reads would otherwise hold it for ever).
+    t0 = time.monotonic()
+    r = tlsresume.probe("127.0.0.1", streaming_tls_server,
+                        cafile=str(certs[0]), tls="1.3", tries=2, timeout=2)
+    assert time.monotonic() - t0 < 4
+    assert r.tls13["attempts"] == 2
