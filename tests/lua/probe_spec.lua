@@ -101,6 +101,9 @@ http {
              ssl_session_ticket_key @DIR@/a.key; return 200 "a\n"; }
     server { listen 127.0.0.2:@DIFF@ ssl;
              ssl_session_ticket_key @DIR@/b.key; return 200 "b\n"; }
+    # tickets that live two days
+    server { listen 127.0.0.1:@LONG@ ssl; ssl_session_timeout 2d;
+             ssl_session_ticket_key @DIR@/a.key; return 200 "l\n"; }
 }
 ]]
 
@@ -109,14 +112,15 @@ local describe_nginx = (jit or (found ~= true and found ~= 0)) and pending
                        or describe
 
 describe_nginx("tlsresume.probe, an nginx pool", function()
-    local dir, pid, same, diff
+    local dir, pid, same, diff, long
 
     setup(function()
         dir = S.tmpdir()
         same, diff = free_port_on_both(), free_port_on_both()
+        long = free_port_on_both()
         local _, uid = S.run("id -u")
         local vars = { DIR = dir, VECTORS = S.vectors, SAME = same,
-                       DIFF = diff,
+                       DIFF = diff, LONG = long,
                        USER = uid:match("^0") and "user root;" or "" }
         S.write(dir .. "/nginx.conf", (NGINX_CONF:gsub("@([%w_]+)@",
             function(k) return tostring(assert(vars[k], k)) end)))
@@ -161,6 +165,18 @@ describe_nginx("tlsresume.probe, an nginx pool", function()
         assert.equals(0, r.exit_status)
         assert.resumes("127.0.0.1", same, { ips = IPS, insecure = true,
                                             tries = 1, mechanisms = MECHS })
+    end)
+
+    it("a lifetime hint over 24 h is a warning", function()
+        local r = assert(tlsresume.probe("127.0.0.1", long, {
+            insecure = true, tries = 1, mechanisms = MECHS }))
+        assert.same({ 172800 }, r.ticket_lifetime_hint["tls1.2"])
+        local found
+        for _, w in ipairs(r.warnings) do
+            found = found or w:find("172800 s is over 24 h", 1, true)
+        end
+        assert.truthy(found, table.concat(r.warnings, "\n"))
+        assert.equals(0, r.exit_status)     -- a warning, not a failure
     end)
 
     it("different key files: the matrix shows where it breaks", function()

@@ -78,10 +78,16 @@ def test_probe_tickets_off_session_ids_only(openssl_server, certs):
 
 def test_probe_no_cache_no_ticket_resumes_nothing(openssl_server, certs):
     srv = openssl_server("-no_cache", "-no_ticket")
-    r = probe(srv.port, certs, tls="1.2")
+    r = probe(srv.port, certs)
     assert r.session_id["resumed"] == 0 and r.ticket_tls12["resumed"] == 0
     assert any("no session cache" in f for f in r.failures)
     assert r.exit_status == 1
+    # TLS 1.3 with -no_ticket: stateful tickets, but no cache to find them.
+    assert r.tls13["resumed"] == 0
+    assert any("TLS 1.3 tickets issued" in w and "never accepted" in w
+               for w in r.warnings)
+    assert r.ticket_key_names["rfc5077_layout"] is False
+    assert any("do not look like the RFC 5077" in n for n in r.notes)
 
 
 def test_probe_num_tickets_0_no_tls13_resumption(openssl_server, certs):
