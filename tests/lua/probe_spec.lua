@@ -101,6 +101,9 @@ http {
              ssl_session_ticket_key @DIR@/a.key; return 200 "a\n"; }
     server { listen 127.0.0.2:@DIFF@ ssl;
              ssl_session_ticket_key @DIR@/b.key; return 200 "b\n"; }
+    # 0-RTT on (nginx turns OpenSSL's anti-replay off: replays get in)
+    server { listen 127.0.0.1:@EARLY@ ssl; ssl_early_data on;
+             ssl_session_ticket_key @DIR@/a.key; return 200 "e\n"; }
     # tickets that live two days
     server { listen 127.0.0.1:@LONG@ ssl; ssl_session_timeout 2d;
              ssl_session_ticket_key @DIR@/a.key; return 200 "l\n"; }
@@ -112,15 +115,15 @@ local describe_nginx = (jit or (found ~= true and found ~= 0)) and pending
                        or describe
 
 describe_nginx("tlsresume.probe, an nginx pool", function()
-    local dir, pid, same, diff, long
+    local dir, pid, same, diff, long, early
 
     setup(function()
         dir = S.tmpdir()
         same, diff = free_port_on_both(), free_port_on_both()
-        long = free_port_on_both()
+        long, early = free_port_on_both(), free_port_on_both()
         local _, uid = S.run("id -u")
         local vars = { DIR = dir, VECTORS = S.vectors, SAME = same,
-                       DIFF = diff, LONG = long,
+                       DIFF = diff, LONG = long, EARLY = early,
                        USER = uid:match("^0") and "user root;" or "" }
         S.write(dir .. "/nginx.conf", (NGINX_CONF:gsub("@([%w_]+)@",
             function(k) return tostring(assert(vars[k], k)) end)))
@@ -165,6 +168,19 @@ describe_nginx("tlsresume.probe, an nginx pool", function()
         assert.equals(0, r.exit_status)
         assert.resumes("127.0.0.1", same, { ips = IPS, insecure = true,
                                             tries = 1, mechanisms = MECHS })
+    end)
+
+    it("ssl_early_data on: 0-RTT accepted, and a replay too", function()
+        local r = assert(tlsresume.probe("127.0.0.1", early, {
+            insecure = true, tries = 2, tls = "1.3", early_data = true }))
+        assert.equals(16384, r.early_data.advertised_max)
+        assert.equals(2, r.early_data.accepted)
+        assert.is_true(r.early_data.replay_accepted)
+        local found
+        for _, w in ipairs(r.warnings) do
+            found = found or w:find("0-RTT replay", 1, true)
+        end
+        assert.truthy(found)
     end)
 
     it("a lifetime hint over 24 h is a warning", function()
