@@ -8,8 +8,9 @@ asks for its fixtures.
 
 tls_server(...) starts `openssl s_server` on 127.0.0.1 (a free port) in a
 subprocess: tls "1.2" / "1.3" / None, tickets on/off, cache on/off,
-early_data, num_tickets; its flags are the truth a test compares with
-(.lines has its output: an -early_data server prints what it read).
+early_data, num_tickets.  .connections() is the server's own word per
+connection ({"resumed": bool}, from its -msg log), .resumed_count() sums
+it; .lines has its output (an -early_data server prints what it read).
 session_store is a temporary 0700 SessionStore.
 """
 import os
@@ -49,8 +50,10 @@ class TLSServer:
             argv.append("-no_cache")
         if num_tickets is not None:
             argv += ["-num_tickets", str(num_tickets)]
-        # -early_data cannot be combined with -www (s_server).
+        # -early_data cannot be combined with -www (s_server); -msg logs
+        # the handshake messages, the server's own word on resumption.
         argv.append("-early_data" if early_data else "-www")
+        argv.append("-msg")
         self.host = "127.0.0.1"
         self.port = None
         self.lines = []
@@ -72,6 +75,24 @@ class TLSServer:
                 self.port = int(m.group(1))
                 self._ready.set()
         self._ready.set()
+
+    def connections(self):
+        """Per connection (ClientHello) seen so far, the server's own
+        word: {"resumed": bool} (a resumed handshake sends no
+        Certificate); handshakes the server refused are left out."""
+        out = []
+        for line in list(self.lines):
+            if line.startswith("<<< ") and line.endswith(", ClientHello"):
+                out.append({"resumed": True})
+            elif out and line.startswith(">>> ") and (
+                    line.endswith(", Certificate")):
+                out[-1]["resumed"] = False
+            elif out and line.startswith(">>> ") and ", fatal " in line:
+                out[-1]["failed"] = True    # refused: no connection
+        return [c for c in out if not c.get("failed")]
+
+    def resumed_count(self):
+        return sum(c["resumed"] for c in self.connections())
 
     def stop(self):
         if self.proc.poll() is None:

@@ -362,6 +362,10 @@ def test_probe_plugin_tls_server_and_assert_resumes(tls_server):
     srv = tls_server(tls="1.3")
     r = assert_resumes(srv.host, srv.port, cafile=srv.cafile, tries=2)
     assert r.tls13 == dict(r.tls13, attempts=2, resumed=2)
+    # The probe's verdicts, connection by connection, are the server's.
+    assert [c["resumed"] for c in r.connections] == \
+        [c["resumed"] for c in srv.connections()]
+    assert srv.resumed_count() == 3         # 2 tries + the reused ticket
     off = tls_server(tls="1.2", tickets=False, cache=False)
     assert_not_resumes(off.host, off.port, cafile=off.cafile, tries=2)
     with pytest.raises(AssertionError) as e:
