@@ -26,7 +26,8 @@ enum probe_mech {
     MECH_REPLAY = 5,        /* early data with an already used ticket */
     MECH_CROSS12 = 6,
     MECH_CROSS13 = 7,
-    MECH_COUNT = 8
+    MECH_CROSSID = 8,       /* a session ID from one address at another */
+    MECH_COUNT = 9
 };
 
 /* RFC 5077 section 3.1 patterns of a TLS 1.2 connection. */

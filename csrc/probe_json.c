@@ -83,7 +83,7 @@ const char *tlsri_probe_mech_name(int mech)
     static const char *const n[] = { "session_id", "ticket_tls12", "tls13",
                                      "early_data", "tls13_reuse",
                                      "early_data_replay", "cross_tls12",
-                                     "cross_tls13" };
+                                     "cross_tls13", "cross_session_id" };
 
     return mech >= 0 && mech < MECH_COUNT ? n[mech] : "?";
 }
@@ -367,7 +367,9 @@ static void body(struct jbuf *j, const struct tlsr_probe *p)
     if (p->n_addrs < 2) {
         PUTS(j, "null");
     } else {
-        PUTS(j, "{\"tls1.2\": ");
+        PUTS(j, "{\"session_id\": ");
+        matrix(j, p, MECH_CROSSID);
+        PUTS(j, ", \"tls1.2\": ");
         matrix(j, p, MECH_CROSS12);
         PUTS(j, ", \"tls1.3\": ");
         matrix(j, p, MECH_CROSS13);

@@ -374,10 +374,12 @@ static void findings(struct tlsr_probe *p)
             WARN(p, "0-RTT replay: the same ticket's early data was accepted"
                     " twice (RFC 8446 section 8: a server must accept 0-RTT"
                     " at most once per ticket)");
-        if ((c->mech == MECH_CROSS12 || c->mech == MECH_CROSS13)
+        if ((c->mech == MECH_CROSS12 || c->mech == MECH_CROSS13
+             || c->mech == MECH_CROSSID)
             && c->offered && !c->resumed && c->from_addr != c->addr)
-            FAIL(p, "pool: a TLS %s session from %s did not resume at %s",
-                 c->mech == MECH_CROSS12 ? "1.2" : "1.3",
+            FAIL(p, "pool: a %s session from %s did not resume at %s",
+                 c->mech == MECH_CROSS12 ? "TLS 1.2 ticket"
+                 : c->mech == MECH_CROSS13 ? "TLS 1.3" : "session-ID",
                  p->addrs[c->from_addr].text, p->addrs[c->addr].text);
     }
     if (p->resumed[MECH_TLS13] > 0) {
@@ -509,6 +511,12 @@ static int plan(struct tlsr_probe *p, struct tlsr_error *err)
         }
     }
     if (p->n_addrs > 1) {
+        /* Only where the first address resumed it: a pool without a
+         * session cache is no news at every pair. */
+        if (p->tls12_ok == 1 && (p->mechs & 1)
+            && p->resumed[MECH_SESSION_ID] > 0
+            && (rc = cross(p, p->ctx_id, MECH_CROSSID, err)) != TLSR_OK)
+            goto out;
         if (p->tls12_ok == 1 && (p->mechs & 2)
             && (rc = cross(p, p->ctx12, MECH_CROSS12, err)) != TLSR_OK)
             goto out;

@@ -91,15 +91,15 @@ http {
     ssl_certificate_key @VECTORS@/certs/ec.key;
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_session_tickets on;
-    # the same key file on both addresses of port SAME
-    server { listen 127.0.0.1:@SAME@ ssl;
+    # the same key file and session cache on both addresses of port SAME
+    server { listen 127.0.0.1:@SAME@ ssl; ssl_session_cache shared:A:1m;
              ssl_session_ticket_key @DIR@/a.key; return 200 "a\n"; }
-    server { listen 127.0.0.2:@SAME@ ssl;
+    server { listen 127.0.0.2:@SAME@ ssl; ssl_session_cache shared:A:1m;
              ssl_session_ticket_key @DIR@/a.key; return 200 "a\n"; }
-    # different key files on the addresses of port DIFF
-    server { listen 127.0.0.1:@DIFF@ ssl;
+    # different key files and caches on the addresses of port DIFF
+    server { listen 127.0.0.1:@DIFF@ ssl; ssl_session_cache shared:B:1m;
              ssl_session_ticket_key @DIR@/a.key; return 200 "a\n"; }
-    server { listen 127.0.0.2:@DIFF@ ssl;
+    server { listen 127.0.0.2:@DIFF@ ssl; ssl_session_cache shared:C:1m;
              ssl_session_ticket_key @DIR@/b.key; return 200 "b\n"; }
     # 0-RTT on (nginx turns OpenSSL's anti-replay off: replays get in)
     server { listen 127.0.0.1:@EARLY@ ssl; ssl_early_data on;
@@ -156,6 +156,19 @@ describe_nginx("tlsresume.probe, an nginx pool", function()
 
     local IPS = { "127.0.0.1", "127.0.0.2" }
     local MECHS = { "ticket_tls12", "tls13" }
+
+    it("session IDs: a shared cache zone resumes across, two do not",
+       function()
+        local opts = { ips = IPS, insecure = true, tries = 1,
+                       mechanisms = { "session_id" } }
+        local r = assert(tlsresume.probe("127.0.0.1", same, opts))
+        assert.same({ { true, true }, { true, true } },
+                    r.cross_address.session_id)
+        r = assert(tlsresume.probe("127.0.0.1", diff, opts))
+        assert.same({ { true, false }, { false, true } },
+                    r.cross_address.session_id)
+        assert.equals(1, r.exit_status)
+    end)
 
     it("a shared key file: every address resumes every session", function()
         local r = assert(tlsresume.probe("127.0.0.1", same, {
