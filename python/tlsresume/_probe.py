@@ -235,9 +235,9 @@ def format_text(r):
             out.append("    %-*s  %s" % (w, "", "  ".join(
                 "%-*s" % (w, a) for a in r.addresses)))
             for a, row in zip(r.addresses, m):
-                out.append("    %-*s  %s" % (w, a, "  ".join(
+                out.append(("    %-*s  %s" % (w, a, "  ".join(
                     "%-*s" % (w, {True: "yes", False: "NO", None: "-"}[x])
-                    for x in row)))
+                    for x in row))).rstrip())
     for n in r.notes:
         out.append("  note: %s" % n)
     for wn in r.warnings:
