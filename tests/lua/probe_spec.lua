@@ -146,8 +146,12 @@ describe_nginx("tlsresume.probe, an nginx pool", function()
 
     teardown(function()
         if pid then
-            os.execute("kill -QUIT " .. pid .. " 2>/dev/null; sleep 0.3;"
-                       .. " kill -9 " .. pid .. " 2>/dev/null")
+            -- Graceful stop, then the whole process group (setsid): no
+            -- worker outlives the spec.
+            os.execute("kill -QUIT " .. pid .. " 2>/dev/null; for i in $(seq"
+                       .. " 30); do kill -0 " .. pid .. " 2>/dev/null ||"
+                       .. " break; sleep 0.1; done; kill -9 -- -" .. pid
+                       .. " 2>/dev/null")
         end
         if dir then
             S.rmdir(dir)
