@@ -41,6 +41,9 @@ setup(
     packages=["tlsresume"],
     package_data={"tlsresume": ["py.typed", "*.pyi"]},
     ext_modules=[core],
-    entry_points={"console_scripts": ["tlsresume = tlsresume.__main__:main"]},
+    entry_points={"console_scripts": ["tlsresume = tlsresume.__main__:main"],
+                  # issue 11: fixtures tls_server, session_store (inert
+                  # unless a test uses them)
+                  "pytest11": ["tlsresume = tlsresume.pytest_plugin"]},
     python_requires=">=3.8",
 )

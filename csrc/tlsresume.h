@@ -63,7 +63,8 @@ enum {
     TLSR_ECORRUPT = -21,    /* store: entry unreadable */
     TLSR_ENOTRESUMABLE = -22, /* session cannot be resumed (e.g. no ticket) */
     TLSR_ESSL = -23,        /* other OpenSSL failure */
-    TLSR_ETRUST = -24       /* session made under a weaker trust policy */
+    TLSR_ETRUST = -24,      /* session made under a weaker trust policy */
+    TLSR_ECONNECT = -25     /* probe: cannot resolve, connect or handshake */
 };
 
 enum {
@@ -531,6 +532,56 @@ struct tlsr_server_cache *tlsr_server_cache_get(const struct ssl_ctx_st *ctx);
 int tlsr_server_cache_stats(struct tlsr_server_cache *sc,
                             struct tlsr_server_cache_stats *stats,
                             struct tlsr_error *err);
+
+/* ---- probe: how a server (or a pool of servers) resumes ------------------ */
+
+/*
+ * tlsr_probe_run connects to a server as a client, many times, and records
+ * whether it resumes: session IDs (tickets off), TLS 1.2 tickets, TLS 1.3
+ * PSK (sessions taken only after the server's tickets arrived), across the
+ * addresses of a pool, and 0-RTT.  Blocking, but every socket operation
+ * (connect, handshake, read) ends within timeout_ms; name resolution uses
+ * getaddrinfo.  The result is a JSON document (schema: docs/probe.md).
+ */
+enum {
+    TLSR_PROBE_TLS12 = 1,
+    TLSR_PROBE_TLS13 = 2,
+    TLSR_PROBE_MAX_ADDRS = 16,
+    TLSR_PROBE_MAX_TRIES = 100
+};
+
+struct tlsr_probe_opts {
+    const char *host;           /* name (resolved, verified) or an address */
+    int port;
+    const char *sni;            /* NULL: host unless an address; "": none */
+    const char *const *ips;     /* n_ips address literals to probe, or NULL */
+    size_t n_ips;
+    int all_ips;                /* every address host resolves to */
+    int tries;                  /* resumption attempts per mechanism (5) */
+    int versions;               /* TLSR_PROBE_* bits; 0: both, as supported */
+    int mechanisms;             /* 0: all; bits 1 session id, 2 tickets 1.2,
+                                   4 TLS 1.3 */
+    int early_data;             /* try 0-RTT with request */
+    const uint8_t *request;     /* NULL: HEAD / HTTP/1.1 with Host */
+    size_t request_len;
+    int timeout_ms;             /* per operation (0: 5000) */
+    int insecure;               /* do not verify the certificate */
+    const char *cafile;         /* NULL: the system's trust store */
+};
+
+struct tlsr_probe;
+
+void tlsr_probe_opts_init(struct tlsr_probe_opts *opts);
+/* NULL and err (TLSR_ECONNECT: one line saying what failed; TLSR_EINVAL
+ * for bad options) when the target cannot be probed at all. */
+struct tlsr_probe *tlsr_probe_run(const struct tlsr_probe_opts *opts,
+                                  struct tlsr_error *err);
+/* The report as JSON (buf NULL: size in *len, NUL not counted). */
+int tlsr_probe_json(const struct tlsr_probe *probe, char *buf, size_t *len,
+                    struct tlsr_error *err);
+/* 0: every mechanism probed resumed in every try; 1: some did not. */
+int tlsr_probe_exit_status(const struct tlsr_probe *probe);
+void tlsr_probe_free(struct tlsr_probe *probe);
 
 /* TLSR_CDEF_END */
 

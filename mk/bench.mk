@@ -27,3 +27,14 @@ bench-s_time:
 	bash bench/s_time.sh | tee $(BENCH_OUT)/s_time.txt
 
 .PHONY: bench-session bench-s_time
+
+# issue 11: the probe next to s_client and sslyze (pip) on local s_servers.
+# SSLYZE=path/to/sslyze to include it.
+bench-probe:
+	@mkdir -p $(BENCH_OUT)
+	@$(MAKE) --no-print-directory python-install
+	$(PYTHON) bench/probe_bench.py $(if $(SSLYZE),--sslyze $(SSLYZE)) \
+	    | tee $(BENCH_OUT)/probe.txt
+
+BENCH_TARGETS += bench-probe
+.PHONY: bench-probe

@@ -94,3 +94,39 @@ def requests_session(store: SessionStore,
                      scope: str = ...) -> "requests.Session": ...
 def set_peer(sslobject: ssl.SSLObject, port: int,
              host: Optional[str] = ...) -> None: ...
+
+# ---- probe (issue 11) ----------------------------------------------------
+class ProbeReport:
+    schema: str
+    target: Dict[str, Any]
+    addresses: List[str]
+    tries: int
+    versions: Dict[str, Optional[bool]]
+    session_id: Optional[Dict[str, Any]]
+    ticket_tls12: Optional[Dict[str, Any]]
+    tls13: Optional[Dict[str, Any]]
+    tickets_per_connection: Dict[str, List[int]]
+    ticket_lifetime_hint: Dict[str, List[int]]
+    ticket_key_names: Dict[str, Any]
+    early_data: Dict[str, Any]
+    cross_address: Optional[Dict[str, List[List[Optional[bool]]]]]
+    connections: List[Dict[str, Any]]
+    notes: List[str]
+    warnings: List[str]
+    failures: List[str]
+    verdict: str
+    exit_status: int
+    watch: Optional[List[Dict[str, Any]]]
+    @classmethod
+    def from_json(cls, text: Union[str, bytes]) -> "ProbeReport": ...
+    def as_dict(self) -> Dict[str, Any]: ...
+    def to_json(self, indent: Optional[int] = ...) -> str: ...
+    @property
+    def resumes(self) -> bool: ...
+def probe(host: str, port: int = ..., *, sni: Optional[str] = ...,
+          ips: Union[str, List[str], tuple] = ..., all_ips: bool = ...,
+          tries: int = ..., tls: Optional[Literal["1.2", "1.3"]] = ...,
+          mechanisms: Optional[List[str]] = ..., early_data: bool = ...,
+          request: Union[None, str, bytes] = ..., timeout: float = ...,
+          insecure: bool = ..., cafile: Optional[str] = ...,
+          watch: Optional[float] = ..., count: int = ...) -> ProbeReport: ...
