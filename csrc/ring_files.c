@@ -298,8 +298,12 @@ int tlsri_ring_load(const char *path, struct tlsri_ring_conf *conf,
         return tlsri_error_set(err, TLSR_ENOMEM, "out of memory");
     if (tlsri_ring_stat(path, &snap->dev, &snap->ino, &snap->mtime_ns,
                         &snap->ctime_ns) != 0) {
-        rc = tlsri_error_set(err, errno == ENOENT ? TLSR_ENOTFOUND : TLSR_EIO,
-                             "ring %.150s: %s", path, strerror(errno));
+        rc = errno == ENOENT
+             ? tlsri_error_set(err, TLSR_ENOTFOUND, "ticket key ring %.150s "
+                               "does not exist (create it with: tlsresume "
+                               "keys init PATH)", path)
+             : tlsri_error_set(err, TLSR_EIO, "ring %.150s: %s", path,
+                               strerror(errno));
         OPENSSL_free(snap);
         return rc;
     }

@@ -209,6 +209,11 @@ TLSR_EXPORT int tlsr_ring_init(const char *path,
     dfd = tlsri_dir_open_safe(path, "ring", 1, err);
     if (dfd < 0)
         return err != NULL ? err->code : TLSR_EIO;
+    if (faccessat(dfd, "ring.conf", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+        close(dfd);
+        return tlsri_error_set(err, TLSR_EINVAL, "a ring exists at %.150s "
+                               "already", path);
+    }
     /* Keys first: a ring.conf is only ever seen with its keys. */
     rc = rotate_files(dfd, &conf, NULL, now, 0, err);
     if (rc >= 0)

@@ -25,6 +25,9 @@ static int ctx_index = -1;
 struct binding {
     struct tlsr_ring *ring;
     uint32_t flags;             /* TLSR_RING_NO_AUTO_ROTATE */
+    int has_sid_ctx;
+    unsigned int sid_ctx_len;
+    uint8_t sid_ctx[SSL_MAX_SID_CTX_LENGTH];
 };
 
 static void binding_free(struct binding *b)
@@ -181,6 +184,22 @@ static int ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
     return ret;
 }
 
+/*
+ * The session-id context is also set on each connection, at its
+ * ClientHello (before OpenSSL looks for the session to resume): servers
+ * that set their own per connection (CPython >= 3.13: "Python\0" on every
+ * server-side SSL) would otherwise override the context's.
+ */
+static int hello_cb(SSL *ssl, int *alert, void *arg)
+{
+    struct binding *b = ctx_index < 0 ? NULL
+                      : SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_index);
+
+    if (b != NULL && b->has_sid_ctx)
+        SSL_set_session_id_context(ssl, b->sid_ctx, b->sid_ctx_len);
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
 TLSR_EXPORT int tlsr_ring_attach_ctx(struct tlsr_ring *ring, SSL_CTX *ctx,
                                      const struct tlsr_ring_attach_options *o,
                                      struct tlsr_error *err)
@@ -202,12 +221,17 @@ TLSR_EXPORT int tlsr_ring_attach_ctx(struct tlsr_ring *ring, SSL_CTX *ctx,
         return tlsri_error_set(err, TLSR_ENOMEM, "out of memory");
     b->ring = ring;
     b->flags = o != NULL ? o->flags : 0;
-    if (o != NULL && o->session_id_context != NULL
-        && !SSL_CTX_set_session_id_context(ctx, o->session_id_context,
-                                           (unsigned)o->session_id_context_len)) {
-        OPENSSL_free(b);
-        return tlsri_error_ssl(err, TLSR_ESSL, "cannot set the session id "
-                               "context");
+    if (o != NULL && o->session_id_context != NULL) {
+        b->has_sid_ctx = 1;
+        b->sid_ctx_len = (unsigned)o->session_id_context_len;
+        memcpy(b->sid_ctx, o->session_id_context, b->sid_ctx_len);
+        if (!SSL_CTX_set_session_id_context(ctx, b->sid_ctx,
+                                            b->sid_ctx_len)) {
+            OPENSSL_free(b);
+            return tlsri_error_ssl(err, TLSR_ESSL, "cannot set the session "
+                                   "id context");
+        }
+        SSL_CTX_set_client_hello_cb(ctx, hello_cb, NULL);
     }
     old = SSL_CTX_get_ex_data(ctx, ctx_index);
     if (!SSL_CTX_set_ex_data(ctx, ctx_index, b)) {

@@ -26,6 +26,8 @@ from ._session import (Error, SessionInfo, dumps, inspect, loads,  # noqa: E402
 from ._store import SessionStore, StoreEntry  # noqa: E402
 from ._attach import attach, client_context, detach, set_peer  # noqa: E402
 from ._requests import requests_session  # noqa: E402
+from ._ring import RingKey, TicketKeyRing  # noqa: E402
+from . import server  # noqa: E402,F401
 
 __version__ = _core.versions()[0]
 
@@ -38,6 +40,7 @@ for _c in range(0, -64, -1):
     codes[_n] = _c
 del _c, _n
 
-__all__ = ["Error", "SessionInfo", "SessionStore", "StoreEntry", "attach",
+__all__ = ["Error", "RingKey", "SessionInfo", "SessionStore", "StoreEntry",
+           "TicketKeyRing", "attach",
            "client_context", "codes", "detach", "dumps", "inspect", "loads",
            "requests_session", "set_peer", "ticket"]

@@ -5,6 +5,7 @@
     tlsresume store ls PATH [--json] [--seal-key-file F]
     tlsresume store prune PATH [--seal-key-file F]
     tlsresume store rm PATH HOST PORT [--scope S]
+    tlsresume keys init|rotate|show|export PATH ...   (see _cli_keys.py)
 
 Nothing secret is printed: the master secret / PSK only by its length, and
 not the TLS 1.3 ticket_age_add (it hides a ticket's age from observers).
@@ -16,7 +17,7 @@ import json
 import os
 import sys
 
-from . import _session, _store
+from . import _cli_keys, _session, _store
 
 VERIFY_TEXT = {0: "ok", 10: "certificate has expired",
                18: "self-signed certificate",
@@ -220,6 +221,7 @@ EXAMPLES = {
     "prune": "example:\n  tlsresume store prune ~/.cache/myapp/tls",
     "rm": "example:\n  tlsresume store rm ~/.cache/myapp/tls example.org 443",
 }
+EXAMPLES.update(_cli_keys.EXAMPLES)
 
 
 def _parser():
@@ -232,7 +234,7 @@ def _parser():
     # metavar lists the public commands: _demo-client (one process of the
     # demo) is internal and has no help line.
     sub = ap.add_subparsers(dest="cmd", required=True,
-                            metavar="{inspect,demo,store}")
+                            metavar="{inspect,demo,store,keys}")
 
     def add(parent, name, hlp):
         return parent.add_parser(
@@ -274,6 +276,8 @@ def _parser():
         if name == "ls":
             q.add_argument("--json", action="store_true", help="JSON output")
         q.set_defaults(func=cmd_store)
+
+    _cli_keys.add_parser(sub, add)
     return ap
 
 
@@ -301,7 +305,7 @@ def main(argv=None):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
-    except (_Fail, _session.Error, OSError) as e:
+    except (_Fail, _cli_keys._Fail, _session.Error, OSError) as e:
         print("tlsresume: %s" % _message(a, e), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
