@@ -131,3 +131,36 @@ def client_ctx(version):
     ctx.verify_mode = ssl.CERT_NONE
     ctx.maximum_version = ctx.minimum_version = version
     return ctx
+
+
+class PyTLSServer:
+    """A Python TLS server in a thread of this process (one connection
+    at a time): reads a request, answers "ok", closes."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.errors = []
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self):
+        while True:
+            try:
+                raw, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                with self.ctx.wrap_socket(raw, server_side=True) as s:
+                    s.recv(4096)
+                    s.sendall(b"HTTP/1.0 200 OK\r\n\r\nok\n")
+            except (OSError, ssl.SSLError) as e:
+                self.errors.append(e)
+
+    def close(self):
+        self.sock.close()
+
+
+def free_port():
+    with socket.create_server(("127.0.0.1", 0)) as s:
+        return s.getsockname()[1]
