@@ -9,6 +9,7 @@
 Never prints a secret: keys are shown by name (the 16 bytes every ticket
 carries in clear), role and times.
 """
+import argparse
 import json
 import os
 import re
@@ -43,7 +44,8 @@ def duration(text):
     """"90s", "30m", "1h", "2d" or plain seconds -> seconds."""
     m = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", text)
     if not m or int(m.group(1)) <= 0:
-        raise ValueError("not a duration: %r (e.g. 90s, 30m, 1h, 2d)" % text)
+        raise argparse.ArgumentTypeError(
+            "not a duration: %r (e.g. 90s, 30m, 1h, 2d)" % text)
     return int(m.group(1)) * UNITS[m.group(2) or "s"]
 
 
