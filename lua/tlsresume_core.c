@@ -862,6 +862,9 @@ static int l_read_private(lua_State *L)
     return 1;
 }
 
+/* Ticket key rings (server side): their own file, same helpers. */
+#include "tlsresume_ring.c"
+
 /* ---- module --------------------------------------------------------------- */
 
 static int l_error_name(lua_State *L)
@@ -906,6 +909,7 @@ static const luaL_Reg functions[] = {
     {"write_private", l_write_private},
     {"read_private", l_read_private},
     {"error_name", l_error_name},
+    RING_FUNCTIONS
     {NULL, NULL}
 };
 
@@ -941,6 +945,7 @@ int luaopen_tlsresume_core(lua_State *L)
 
     new_class(L, SESSION_MT, session_methods, session_free, session_tostring);
     new_class(L, STORE_MT, store_methods, store_free, NULL);
+    new_class(L, RING_MT, ring_methods, ring_free, ring_tostring);
     luaL_newmetatable(L, KEYS_MT);
     lua_pushcfunction(L, keys_free);
     lua_setfield(L, -2, "__gc");
