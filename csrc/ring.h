@@ -80,6 +80,8 @@ int tlsri_ring_load(const char *path, struct tlsri_ring_conf *conf,
 int tlsri_ring_add_key(int dfd, const struct tlsri_ring_conf *conf,
                        int64_t start, struct tlsr_error *err);
 int tlsri_ring_unlink_key(int dfd, int64_t start);
+/* Remove temporaries left by writers that died; returns how many. */
+int tlsri_ring_clean_tmp(int dfd);
 size_t tlsri_ring_key_bytes(const struct tlsri_ring_conf *conf);
 void tlsri_ring_snap_free(struct tlsri_ring_snap *snap);
 /* stat of path: 0 and the identity fields filled, -1 on error. */

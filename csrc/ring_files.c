@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -357,4 +358,34 @@ int tlsri_ring_unlink_key(int dfd, int64_t start)
 
     key_file_name(name, sizeof(name), start);
     return unlinkat(dfd, name, 0) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+/* Remove ".tmp-<pid>-..." files of writers that are gone (kill -9). */
+int tlsri_ring_clean_tmp(int dfd)
+{
+    struct dirent *de;
+    DIR *d;
+    int fd = dup(dfd), removed = 0;
+
+    if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    while ((de = readdir(d)) != NULL) {
+        char *end;
+        long pid;
+
+        if (strncmp(de->d_name, ".tmp-", 5) != 0)
+            continue;
+        pid = strtol(de->d_name + 5, &end, 10);
+        if (end == de->d_name + 5 || *end != '-' || pid <= 0)
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;               /* alive (or not ours to tell) */
+        if (unlinkat(dfd, de->d_name, 0) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
 }

@@ -343,6 +343,8 @@ TLSR_EXPORT int tlsr_ring_rotate(struct tlsr_ring *ring, int64_t now,
     pthread_rwlock_rdlock(&ring->rw);
     rc = rotate_files(dfd, &ring->conf, ring->snap, now, force, err);
     pthread_rwlock_unlock(&ring->rw);
+    if (rc >= 0)
+        tlsri_ring_clean_tmp(dfd);
     close(dfd);
     if (rc > 0) {
         int r2 = tlsri_ring_refresh(ring, err);

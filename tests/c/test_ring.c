@@ -440,6 +440,19 @@ static void test_concurrent_rotate_converges(void)
     rmtree(base);
 }
 
+static int count_tmp(const char *path)
+{
+    struct dirent *de;
+    DIR *d = opendir(path);
+    int n = 0;
+
+    while (d != NULL && (de = readdir(d)) != NULL)
+        n += strncmp(de->d_name, ".tmp-", 5) == 0;
+    if (d != NULL)
+        closedir(d);
+    return n;
+}
+
 /* kill -9 at random points of forced rotations: the ring always loads. */
 static void test_kill9_during_rotate(void)
 {
@@ -471,6 +484,12 @@ static void test_kill9_during_rotate(void)
         CHECK(ring != NULL);
         tlsr_ring_free(ring);
     }
+    /* The next rotation removes what the killed writers left. */
+    ring = tlsr_ring_open(path, &err);
+    CHECK(ring != NULL);
+    CHECK(tlsr_ring_rotate(ring, 0, 0, &err) >= 0);
+    CHECK_EQ_INT(count_tmp(path), 0);
+    tlsr_ring_free(ring);
     rmtree(base);
 }
 
