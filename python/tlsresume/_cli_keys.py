@@ -61,6 +61,10 @@ def _age(seconds):
     return "%s%dd" % (sign, s // 86400)
 
 
+def _when(t, now):
+    return "now" if t <= now else "in %ds" % (t - now)
+
+
 def _open(path):
     return _ring.TicketKeyRing(path)
 
@@ -85,8 +89,17 @@ def _exported_name(out_dir):
 def cmd_rotate(a):
     r = _open(a.path)
     changed = r.rotate(force=a.force)
-    print("rotated: encrypting key %s" % r.encrypting().hex() if changed
-          else "nothing due: encrypting key %s" % (r.encrypting() or b"").hex())
+    now = int(time.time())
+    if a.force:
+        # the forced key: the newest one that starts by the next second
+        k = max((k for k in r.keys() if k.start <= now + 1),
+                key=lambda k: k.start)
+        print("rotated: key %s encrypts from %s" % (k.name.hex(),
+                                                    _when(k.start, now)))
+    else:
+        print("%s: encrypting key %s" % (
+            "rotated" if changed else "nothing due",
+            (r.encrypting(now) or b"").hex() or "(none)"))
     if a.export_nginx:
         fmt = "nginx80" if r.aes256 else "nginx48"
         if changed or _exported_name(a.export_nginx) != r.encrypting():
