@@ -99,7 +99,7 @@ static void maybe_refresh(struct tlsr_ring *ring, int64_t now, int auto_rot)
     if (rotate) {
         rc = tlsr_ring_rotate(ring, now, 0, &e);
         if (rc < 0)
-            ring->no_rotate_until = now + 60;   /* read-only ring: back off */
+            ring->no_rotate_until = now + 600;  /* read-only ring: back off */
         else
             changed = 0;                        /* rotate reloaded it */
     }
