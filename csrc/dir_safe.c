@@ -32,8 +32,9 @@ static int check_dir(const struct stat *sb, const char *path,
     if ((sb->st_mode & (S_IWGRP | S_IWOTH)) != 0)
         return tlsri_error_set(err, TLSR_EPERM, "%s directory %s is "
                                "writable by %s (mode %04o): chmod go-w it",
-                               what, path, (sb->st_mode & S_IWOTH) ? "others"
-                                                                  : "its group",
+                               what, path,
+                               (sb->st_mode & S_IWOTH) ? "others"
+                                                       : "its group",
                                (unsigned)(sb->st_mode & 07777));
     return TLSR_OK;
 }

@@ -1,7 +1,8 @@
 /*
  * Ticket key rings exported for servers that read key files at (re)load:
- *   nginx80 / nginx48  DIR/0.key (encrypts), 1.key, ... (ssl_session_ticket_key
- *                      lines in that order: nginx encrypts with the first)
+ *   nginx80 / nginx48  DIR/0.key (encrypts), 1.key, ...: the
+ *                      ssl_session_ticket_key lines in that order (nginx
+ *                      encrypts with the first)
  *   haproxy            DIR/haproxy.keys: base64 lines name|aes|hmac; HAProxy
  *                      keeps the last 3 (TLS_TICKETS_NO) and encrypts with the
  *                      penultimate: previous, encrypting, next

@@ -21,7 +21,8 @@ EXPORT_FORMATS = {"nginx80": _core.TLSR_EXPORT_NGINX80,
                   "haproxy": _core.TLSR_EXPORT_HAPROXY,
                   "node48": _core.TLSR_EXPORT_NODE48}
 ROLES = {_core.TLSR_RING_ENCRYPT: "encrypt", _core.TLSR_RING_NEXT: "next",
-         _core.TLSR_RING_DECRYPT: "decrypt", _core.TLSR_RING_EXPIRED: "expired"}
+         _core.TLSR_RING_DECRYPT: "decrypt",
+         _core.TLSR_RING_EXPIRED: "expired"}
 
 DEFAULT_PERIOD = 3600
 DEFAULT_KEEP = 12 * 3600

@@ -54,8 +54,3 @@ def ticket_keys(ctx, ring, *, session_id_context=None, auto_rotate=True):
     ring._ring.attach(ctx, sid, bool(auto_rotate))
     return ring
 
-
-def _env_ring():
-    """The ring named by TLSRESUME_TICKET_KEYS (None if unset)."""
-    path = os.environ.get("TLSRESUME_TICKET_KEYS", "")
-    return path or None

@@ -160,7 +160,9 @@ cli.check_hostname = False; cli.verify_mode = ssl.CERT_NONE
 cli.maximum_version = ssl.TLSVersion.TLSv1_2
 a, b = socket.socketpair()
 import threading
-t = threading.Thread(target=lambda: srv.wrap_socket(b, server_side=True).sendall(b"x"))
+def serve():
+    srv.wrap_socket(b, server_side=True).sendall(b"x")
+t = threading.Thread(target=serve)
 t.start()
 c = cli.wrap_socket(a); c.recv(1); t.join()
 print(tlsresume.ticket(c.session)[:16].hex())

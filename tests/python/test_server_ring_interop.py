@@ -12,11 +12,11 @@ import time
 
 import pytest
 
+import ssl
+
 import tlsresume
 from conftest import HELPERS, wait_for
 from ringutil import PyTLSServer, free_port, s_client, server_ctx
-
-import ssl
 
 SID = "tlsresume-fleet"
 
@@ -80,8 +80,9 @@ http {{
 def export_nginx(ring, keys):
     """`tlsresume keys export`, its printed lines as the include file."""
     out = subprocess.run(
-        [sys.executable, "-m", "tlsresume", "keys", "export", ring.path, "--format", "nginx80", "--out-dir",
-         str(keys)], capture_output=True, text=True, timeout=30)
+        [sys.executable, "-m", "tlsresume", "keys", "export", ring.path,
+         "--format", "nginx80", "--out-dir", str(keys)],
+        capture_output=True, text=True, timeout=30)
     if out.returncode != 0:
         raise AssertionError(out.stderr)
     (keys / "nginx-keys.conf").write_text(out.stdout)
