@@ -135,10 +135,13 @@ def cmd_show(a):
     print("ring %s: period %s, keep %s, %s" % (
         r.path, _age(r.period), _age(r.keep),
         "AES-256" if r.aes256 else "AES-128"))
-    print("%-32s %-8s %9s %12s" % ("KEY NAME", "ROLE", "AGE", "EXPIRES IN"))
+    print("%-32s %-8s %10s %12s" % ("KEY NAME", "ROLE", "AGE",
+                                    "EXPIRES IN"))
     for k in keys:
-        print("%-32s %-8s %9s %12s" % (
-            k.name.hex(), k.role, _age(now - k.start),
+        age = (_age(now - k.start) if k.start <= now
+               else "in " + _age(k.start - now))
+        print("%-32s %-8s %10s %12s" % (
+            k.name.hex(), k.role, age,
             _age(k.expires - now) if k.expires else "-"))
     if not any(k.role == "next" for k in keys):
         print("warning: no next key: rotation is overdue (tlsresume keys "
