@@ -195,25 +195,26 @@ def test_asgi_workers_share_the_ring(start_server, certs, tmp_path, kind):
         assert hits < 24, (kind, version, hits)
 
 
-def test_rotation_while_serving(start_server, certs, tmp_path):
+@pytest.mark.parametrize("version", ["1.2", "1.3"])
+def test_rotation_while_serving(start_server, certs, tmp_path, version):
     ring = tlsresume.TicketKeyRing.init(tmp_path / "ring", keep=4)
     srv = asgi_server(start_server, "uvicorn", certs, 2, ring=ring.path)
     old = tmp_path / "old.pem"
-    assert not s_client(srv.port, "1.2", sess_out=old)
+    assert not s_client(srv.port, version, sess_out=old)
     old_name = tlsresume.ticket(old.read_bytes())[:16]
     assert old_name == ring.encrypting()
     cli = [sys.executable, "-m", "tlsresume", "keys", "rotate",
            str(ring.path), "--force"]
     subprocess.run(cli, check=True, capture_output=True, timeout=30)
     time.sleep(2.2)     # the new key starts within a second; servers stat
-    assert s_client(srv.port, "1.2", sess_in=old)       # within keep
+    assert s_client(srv.port, version, sess_in=old)       # within keep
     new = tmp_path / "new.pem"
-    assert not s_client(srv.port, "1.2", sess_out=new)
+    assert not s_client(srv.port, version, sess_out=new)
     new_name = tlsresume.ticket(new.read_bytes())[:16]
     ring.reload()
     assert new_name == ring.encrypting() and new_name != old_name
     time.sleep(4)       # the old key is past keep
-    assert not s_client(srv.port, "1.2", sess_in=old)
+    assert not s_client(srv.port, version, sess_in=old)
     fresh = tmp_path / "fresh.pem"      # keep is the tickets' lifetime too
-    s_client(srv.port, "1.2", sess_out=fresh)
-    assert s_client(srv.port, "1.2", sess_in=fresh)
+    s_client(srv.port, version, sess_out=fresh)
+    assert s_client(srv.port, version, sess_in=fresh)
