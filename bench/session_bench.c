@@ -20,6 +20,8 @@
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <openssl/err.h>
 #include <openssl/opensslv.h>
 #include <openssl/pem.h>
@@ -36,6 +38,8 @@ struct input {
     unsigned char der[BUF_SIZE], pem[BUF_SIZE], lean[BUF_SIZE];
     size_t der_len, pem_len, lean_len;
     unsigned char out[BUF_SIZE];    /* scratch output of serializers */
+    SSL_CTX *verifier;              /* system CAs + the server's cert */
+    struct tlsr_trust made, policy; /* for the trust rule's check */
 };
 
 typedef int (*op_fn)(struct input *in);  /* 0: done, -1: failed */
@@ -203,6 +207,42 @@ static int core_inspect(struct input *in)
     return tlsr_session_inspect(in->sess, 0, &info, NULL) == 0 ? 0 : -1;
 }
 
+/* The trust rule on the restore path: one lookup by subject in a store
+ * holding the system's CAs (Debian: ~145) and the server's certificate. */
+static int core_trust_check(struct input *in)
+{
+    return tlsr_trust_check(&in->made, &in->policy, in->verifier, NULL) == 0
+               ? 0 : -1;
+}
+
+static int prepare_trust(struct input *in)
+{
+    X509 *peer = SSL_SESSION_get0_peer(in->sess);
+    unsigned char *p = in->made.anchor_subject;
+    unsigned int n = 0;
+    int len;
+
+    in->verifier = SSL_CTX_new(TLS_client_method());
+    if (in->verifier == NULL || peer == NULL
+        || SSL_CTX_set_default_verify_paths(in->verifier) != 1
+        || X509_STORE_add_cert(SSL_CTX_get_cert_store(in->verifier), peer) != 1)
+        return -1;
+    SSL_CTX_set_verify(in->verifier, SSL_VERIFY_PEER, NULL);
+    if (tlsr_trust_policy_ctx(in->verifier, "localhost", &in->policy, NULL)
+        != 0)
+        return -1;
+    /* What tlsr_trust_from_ssl records for a verified self-signed peer. */
+    in->made = in->policy;
+    len = i2d_X509_NAME(X509_get_subject_name(peer), NULL);
+    if (len <= 0 || (size_t)len > sizeof(in->made.anchor_subject)
+        || i2d_X509_NAME(X509_get_subject_name(peer), &p) != len
+        || X509_digest(peer, EVP_sha256(), in->made.anchor, &n) != 1)
+        return -1;
+    in->made.anchor_subject_len = (uint32_t)len;
+    in->made.anchor_kind = TLSR_ANCHOR_CERT;
+    return core_trust_check(in);
+}
+
 /* ---- timing ------------------------------------------------------------ */
 
 /* Runs op iters times; wall and CPU ns per op.  -1 if the op failed. */
@@ -300,7 +340,7 @@ static int prepare(struct input *in, int version)
 enum {
     RAW_I2D, CORE_DER1, CORE_DER, RAW_PEMW, CORE_PEM1, CORE_PEM, CORE_LEAN,
     RAW_D2I, CORE_PDER, RAW_PEMR, CORE_PPEM, RAW_D2IL, CORE_PLEAN,
-    CORE_INSPECT, N_OPS
+    CORE_INSPECT, CORE_TRUST, N_OPS
 };
 
 #define OP(n, f, raw, note, size) {n, f, raw, note, size, 0, 0, 0, 0}
@@ -337,6 +377,8 @@ static void bench_version(int version, double target_s, int reps)
                           RAW_D2IL, NULL, &in.lean_len),
         [CORE_INSPECT] = OP("tlsr_session_inspect", core_inspect, -1, NULL,
                             NULL),
+        [CORE_TRUST] = OP("tlsr_trust_check (system CAs)", core_trust_check,
+                          RAW_D2IL, "vs lean d2i", NULL),
     };
     int i, r;
 
@@ -347,6 +389,10 @@ static void bench_version(int version, double target_s, int reps)
         ops[RAW_PEMR].failed = ops[CORE_PPEM].failed = 1;
     if (in.lean_len == 0)
         ops[RAW_D2IL].failed = ops[CORE_PLEAN].failed = 1;
+    if (prepare_trust(&in) != 0) {
+        fprintf(stderr, "session_bench: trust check setup failed\n");
+        ops[CORE_TRUST].failed = 1;
+    }
 
     for (i = 0; i < N_OPS; i++) {
         ops[i].best_wall = ops[i].best_cpu = 1e300;
@@ -406,6 +452,7 @@ static void bench_version(int version, double target_s, int reps)
                "(no peer certificate to decode)\n",
                ops[CORE_PDER].best_cpu / ops[CORE_PLEAN].best_cpu);
     SSL_SESSION_free(in.sess);
+    SSL_CTX_free(in.verifier);
 }
 
 static void usage(void)

@@ -111,12 +111,15 @@ static long long counter_update(struct tlsr_store *st, int set, long long v)
         buf[r] = '\0';
         cur = strtoll(buf, NULL, 10);
     }
+    /* Kept exact, so briefly below 0 when a take's decrement lands before
+     * the increment of the put that made its entry (they run unordered in
+     * two processes); only what callers see is clamped. */
     cur = set ? v : cur + v;
-    if (cur < 0)
-        cur = 0;
     snprintf(buf, sizeof(buf), "%020lld\n", cur);
     if (pwrite(fd, buf, 21, 0) != 21)
         cur = -1;
+    else if (cur < 0)
+        cur = 0;
     close(fd);
     return cur;
 }

@@ -396,19 +396,36 @@ void tlsr_store_iter_free(struct tlsr_store_iter *iter);
 
 /*
  * A store shared by connections (csrc/attach.c): reference counted, its
- * mutex serializes store calls made by the new-session callback (which runs
- * inside SSL_read/SSL_do_handshake, on any thread) and by the binding.
+ * mutex serializes store calls.  The new-session callback (inside
+ * SSL_read/SSL_do_handshake, on any thread) never writes nor waits for the
+ * store: it queues a reference to the session (at most 128 waiting; more are
+ * dropped) for a writer thread the attach starts at its first capture.
+ * exit() writes what is still queued (2 s at most) before OpenSSL's own
+ * cleanup; _exit() and crashes lose it.  After fork() the child drops
+ * what the parent had queued (the parent writes it) and starts its own
+ * writer when needed; do not fork between tlsr_attach_lock() and
+ * tlsr_attach_unlock().
  */
 struct tlsr_attach;
 
 /* Takes ownership of store on success (freed with the last reference). */
 struct tlsr_attach *tlsr_attach_new(struct tlsr_store *store,
                                     struct tlsr_error *err);
-/* Drops the caller's reference. */
+/* Drops the caller's reference.  The last one writes what is still queued
+ * and joins the writer: never call it with the store locked. */
 void tlsr_attach_free(struct tlsr_attach *att);
-/* Lock and return the store; every store call on it goes between these. */
+/* Lock and return the store; every store call on it goes between these.
+ * Queued sessions are written first: calls see every session captured
+ * before them. */
 struct tlsr_store *tlsr_attach_lock(struct tlsr_attach *att);
 void tlsr_attach_unlock(struct tlsr_attach *att);
+/* Write every queued session now, waiting at most timeout_ms (< 0: no
+ * limit) for the store: TLSR_EIO if some are still queued at the end. */
+int tlsr_attach_flush(struct tlsr_attach *att, int timeout_ms,
+                      struct tlsr_error *err);
+/* A new reference to the attach ctx saves into (free it with
+ * tlsr_attach_free), or NULL if ctx is not attached. */
+struct tlsr_attach *tlsr_attach_get(const struct ssl_ctx_st *ctx);
 /*
  * Save every new client session of ctx into att's store (new-session
  * callback, client cache mode, no internal cache); ctx keeps a reference.
@@ -421,11 +438,11 @@ int tlsr_attach_ctx(struct tlsr_attach *att, struct ssl_ctx_st *ctx,
  * Key under which ssl's sessions are saved; call before the handshake.
  * app_data, if not NULL, must equal SSL_get_app_data(ssl) (bindings that
  * found the SSL* by layout check it so).  context is the key's scope (see
- * tlsr_store_put).  Without a key, the callback uses
- * SNI (or the peer address) and the socket's peer port.  A keyed connection
- * holds a reference to the context's attach until it is freed, so detaching
- * while it is live is safe; detach a context used by unkeyed connections
- * only when none of them is live.
+ * tlsr_store_put).  A connection without a key is
+ * never saved: the binding decides the key, or that there is none (a
+ * tunnel, a socket without a port).  The key holds a reference to the
+ * context's attach until the connection is freed, so detaching while it
+ * is live is safe.
  */
 int tlsr_attach_ssl(struct ssl_st *ssl, const void *app_data,
                     const char *host, int port, const char *context,

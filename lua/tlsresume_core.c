@@ -695,9 +695,10 @@ static int l_store_put(lua_State *L)
     return 1;
 }
 
-/* get/take(host, port [, scope [, conn]]): with a LuaSec connection (not
- * yet handshaken), only sessions it may resume under the trust rule; without
- * one, any (set_session still refuses what conn would not verify). */
+/* get/take(host, port [, scope [, conn | {conn = conn}]]): with a LuaSec
+ * connection (not yet handshaken), only sessions it may resume under the
+ * trust rule; without one, any (set_session still refuses what the
+ * connection would not verify). */
 static int store_lookup(lua_State *L, int take)
 {
     struct tlsr_store *st = check_store(L, 1);
@@ -709,6 +710,12 @@ static int store_lookup(lua_State *L, int take)
 
     if (k.bad != NULL)
         return push_bad(L, k.bad);
+    /* opts: a LuaSec connection, or {conn = ...} (verify/trust are for
+     * the FFI stores, which have no SSL* to ask: ignored here). */
+    if (lua_istable(L, 5)) {
+        lua_getfield(L, 5, "conn");
+        lua_replace(L, 5);
+    }
     if (!lua_isnoneornil(L, 5)) {
         struct lsec_ssl *c = check_luasec(L, 5);
 

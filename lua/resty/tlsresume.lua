@@ -146,6 +146,8 @@ local function check_session(sess, n, fname)
 end
 M._check_session = check_session
 
+local TRUST_SEP = "\1"
+
 -- A store key's arguments, shared by the directory, shared-dict and tiered
 -- stores.  Wrong types raise (pointing at the store method's caller, level
 -- 3); a NUL inside host or scope returns nil, msg, EINVAL: C would cut the
@@ -167,7 +169,58 @@ function M._check_key(host, port, scope)
     if scope and scope:find("\0", 1, true) then
         return nil, "scope contains a NUL byte", C.TLSR_EINVAL
     end
+    if scope and scope:find(TRUST_SEP, 1, true) then
+        return nil, "scope contains a \\1 byte (reserved)", C.TLSR_EINVAL
+    end
     return true
+end
+
+--[[ The trust rule in OpenResty (issue 8): a session resumed skips the
+certificate check, so one made by sslhandshake(..., false), or verified
+against other trust anchors, must never be offered to sslhandshake(...,
+true).  ngx_lua gives no SSL* to read a policy from, so the stores take it
+as options: put(..., opts) files a session as verified (under opts.trust,
+a label naming the lua_ssl_trusted_certificate in force) when opts.verify
+is not false and the session's own verify result is OK, else as
+unverified; get/take(..., opts) with opts.verify not false (the default)
+return only sessions verified under the same label, with verify = false
+any.  The shared dict keeps trust classes apart in its keys, the directory
+store in the core's trust records.  Pass the stores the verify you pass to
+sslhandshake. ]]
+function M._trust_opts(opts, fname)
+    if opts ~= nil and type(opts) ~= "table" then
+        error(("bad argument (options table expected in '%s')"):format(fname),
+              3)
+    end
+    opts = opts or {}
+    local label = opts.trust or ""
+    if type(label) ~= "string" or label:find("\0", 1, true) then
+        error(("bad option 'trust' in '%s' (string expected)"):format(fname),
+              3)
+    end
+    return opts.verify ~= false, label
+end
+
+-- The key scope a put files sess under.
+function M._trust_put_scope(scope, sess, opts)
+    local verify, label = M._trust_opts(opts, "put")
+    local info, err, code = M.inspect(sess)
+    if not info then
+        return nil, err, code
+    end
+    local verified = verify and info.verify_result == 0
+    return (scope or "") .. TRUST_SEP .. (verified and "v" .. label or "u")
+end
+
+-- The key scopes a lookup may use, most trusted first.
+function M._trust_scopes(scope, opts, fname)
+    local verify, label = M._trust_opts(opts, fname)
+    scope = scope or ""
+    local v = scope .. TRUST_SEP .. "v" .. label
+    if verify then
+        return { v }
+    end
+    return { scope .. TRUST_SEP .. "u", v }
 end
 
 -- f(nil, msg [, code]): a failed call's results passed straight in, as in

@@ -9,8 +9,9 @@ another process.
     tlsresume.attach(ctx, store)                      # automatic, any client
     http = tlsresume.requests_session(store)          # requests, resuming
 
-Supported: CPython 3.8 to 3.14 on Linux with the system OpenSSL (>= 1.1.1,
-the same libssl as Python's _ssl: checked at import).  Tested on 3.11.
+Supported: CPython 3.8 to 3.13 on Linux with the system OpenSSL (>= 1.1.1,
+the same libssl as Python's _ssl: checked at import).  Tested on 3.8 to 3.13
+with OpenSSL 3.0; 3.14 expected to work, not tested.
 ssl.SSLSession has no public constructor or pointer accessor; the binding
 reaches it by its C layout, checked on every use.
 """
@@ -24,7 +25,8 @@ _check_libssl(_core)
 from ._session import (Error, SessionInfo, dumps, inspect, loads,  # noqa: E402
                        ticket)
 from ._store import SessionStore, StoreEntry  # noqa: E402
-from ._attach import attach, client_context, detach, set_peer  # noqa: E402
+from ._attach import (attach, client_context, detach, flush,  # noqa: E402
+                      set_peer)
 from ._requests import requests_session  # noqa: E402
 from ._ring import RingKey, TicketKeyRing  # noqa: E402
 from . import server  # noqa: E402,F401
@@ -41,6 +43,6 @@ for _c in range(0, -64, -1):
 del _c, _n
 
 __all__ = ["Error", "RingKey", "SessionInfo", "SessionStore", "StoreEntry",
-           "TicketKeyRing", "attach",
-           "client_context", "codes", "detach", "dumps", "inspect", "loads",
-           "requests_session", "set_peer", "ticket"]
+           "TicketKeyRing", "attach", "client_context", "codes", "detach",
+           "dumps", "flush", "inspect", "loads", "requests_session",
+           "set_peer", "ticket"]

@@ -1090,6 +1090,39 @@ static PyObject *core_detach_context(PyObject *m, PyObject *ctx)
     Py_RETURN_NONE;
 }
 
+/*
+ * flush_context(ctx, timeout_ms): write the sessions ctx's attach has
+ * queued (timeout_ms < 0: no limit).  True when none is left, False when
+ * the time ran out; True as well for a context that is not attached.
+ */
+static PyObject *core_flush_context(PyObject *m, PyObject *args)
+{
+    core_state *st = get_state(m);
+    struct tlsr_error err;
+    struct tlsr_attach *att;
+    PyObject *ctx;
+    SSL_CTX *sctx;
+    int ms, rc;
+
+    if (!PyArg_ParseTuple(args, "Oi:flush_context", &ctx, &ms))
+        return NULL;
+    if ((sctx = context_ptr(st, ctx)) == NULL)
+        return NULL;
+    if ((att = tlsr_attach_get(sctx)) == NULL)
+        Py_RETURN_TRUE;
+    /* The writer never needs the GIL; a store call holding the lock
+     * neither. */
+    Py_BEGIN_ALLOW_THREADS
+    rc = tlsr_attach_flush(att, ms, &err);
+    tlsr_attach_free(att);
+    Py_END_ALLOW_THREADS
+    if (rc == TLSR_EIO)
+        Py_RETURN_FALSE;
+    if (rc < 0)
+        return raise_err(st, &err);
+    Py_RETURN_TRUE;
+}
+
 /* attach_connection(sslobj, host, port, context): key for the callback. */
 static PyObject *core_attach_connection(PyObject *m, PyObject *args)
 {
@@ -1135,6 +1168,7 @@ static PyMethodDef core_methods[] = {
     {"libssl_path", core_libssl_path, METH_NOARGS, NULL},
     {"versions", core_versions, METH_NOARGS, NULL},
     {"detach_context", core_detach_context, METH_O, NULL},
+    {"flush_context", core_flush_context, METH_VARARGS, NULL},
     {"attach_connection", core_attach_connection, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL}
 };

@@ -15,6 +15,7 @@
 #include "harness.h"
 #include "tls_pair.h"
 #include "tlsresume.h"
+#include "store.h"     /* tlsri_counter_add: the entry counter */
 
 /* ---- fixtures ---------------------------------------------------------- */
 
@@ -633,6 +634,73 @@ static void expired_entries_are_never_returned_and_pruned(void)
     SSL_SESSION_free(s12);
     SSL_SESSION_free(s13);
     tlsr_store_free(st);
+    rm_store(p);
+}
+
+/* Issue 8, finding 5: puts and takes in two processes left the shared
+ * entry counter at 1 with the store empty (a take's decrement landed before
+ * its put's increment and was clamped at 0). */
+static void regression_entry_counter_exact_under_concurrent_put_and_take(void)
+{
+    const char *p = tmp_store();
+    struct tlsr_store_options o;
+    struct tlsr_store *st;
+    struct tlsr_error err;
+    SSL_SESSION *s = fresh(13), *t;
+    char path[128], buf[32] = "", child_bad = 1;
+    int status = -1, taken = 0, done = 0, fds[2];
+    pid_t pid;
+    FILE *f;
+
+    CHECK(s != NULL && p != NULL);
+    tlsr_store_options_init(&o);
+    o.max_tickets = 1000;
+    st = tlsr_store_open(p, &o, &err);
+    CHECK(st != NULL);
+    if (st == NULL || s == NULL)
+        return;
+    /* The interleaving itself, made deterministic: a take's -1 first. */
+    CHECK(tlsri_counter_add(st, -1) == 0);
+    CHECK(tlsri_counter_add(st, 1) == 0);
+    /* The child reports through a pipe: under valgrind its exit status
+     * is valgrind's own. */
+    CHECK(pipe(fds) == 0);
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        int i;
+        char bad = 0;
+
+        close(fds[0]);
+        for (i = 0; i < 400; i++)
+            bad |= tlsr_store_put(st, "h", 443, NULL, s, NULL) != 0;
+        if (write(fds[1], &bad, 1) != 1)
+            _exit(1);
+        _exit(0);
+    }
+    close(fds[1]);
+    CHECK(pid > 0);
+    while (!done || t != NULL) {
+        if (!done && waitpid(pid, &status, WNOHANG) == pid)
+            done = 1;
+        t = tlsr_store_take(st, "h", 443, NULL, NULL, NULL, NULL);
+        if (t != NULL)
+            taken++;
+        SSL_SESSION_free(t);
+    }
+    CHECK(WIFEXITED(status));
+    CHECK(read(fds[0], &child_bad, 1) == 1 && child_bad == 0);
+    close(fds[0]);
+    CHECK_EQ_INT(taken, 400);
+    CHECK_EQ_INT(tlsr_store_count(st, &err), 0);
+    snprintf(path, sizeof(path), "%s/.count", p);
+    f = fopen(path, "r");
+    CHECK(f != NULL && fgets(buf, sizeof(buf), f) != NULL);
+    if (f != NULL)
+        fclose(f);
+    CHECK_EQ_INT((int)strtoll(buf, NULL, 10), 0);
+    tlsr_store_free(st);
+    SSL_SESSION_free(s);
     rm_store(p);
 }
 
@@ -1304,6 +1372,7 @@ TESTS(T(options_have_documented_defaults), T(bad_arguments_are_einval),
       T(expired_sessions_are_refused_on_put),
       T(expired_entries_are_never_returned_and_pruned),
       T(max_entries_evicts_oldest_first),
+      T(regression_entry_counter_exact_under_concurrent_put_and_take),
       T(remove_drops_every_entry_of_the_key),
       T(prune_removes_dead_writers_temp_files),
       T(prune_removes_surplus_tickets),

@@ -106,9 +106,10 @@ function Nginx:log()
 end
 
 -- GET until the wanted worker serves it (reuseport spreads connections).
-function Nginx:connect(port, store, worker, dir)
+function Nginx:connect(port, store, worker, dir, extra)
     local path = ("/connect?port=%d&store=%s&dir=%s"):format(port, store,
                                                              dir or self.store)
+        .. (extra or "")
     if worker then
         path = path .. "&worker=" .. worker
     end
@@ -162,6 +163,29 @@ describe("OpenResty (nginx + ngx_lua + resty.tlsresume)", function()
                                  1, true), b)
             assert.truthy(b:find("stored=true", 1, true), b)
         end)
+
+        for _, store in ipairs({ "shdict", "disk", "tiered" }) do
+            it("TLS " .. v .. ", " .. store .. ": regression: a session made "
+               .. "without verification, or under another trust label, is "
+               .. "not offered to a verifying handshake", function()
+                -- A directory of its own (the store makes it, 0700).
+                local dir = ngx_.store .. "/trust-" .. store .. v
+                local c = function(extra)
+                    return ngx_:connect(port(), store, nil, dir, extra)
+                end
+                local loose = c("")
+                assert.truthy(loose:find("stored=true", 1, true), loose)
+                local a = c("&verify=1&trust=ca-a")
+                assert.truthy(a:find("offered=no reused=. ", 1, true), a)
+                assert.truthy(a:find("stored=true", 1, true), a)
+                local b = c("&verify=1&trust=ca-b")
+                assert.truthy(b:find("offered=no reused=. ", 1, true), b)
+                -- (TLS 1.2 keeps one session a key: the newest, ca-b's.)
+                local again = c("&verify=1&trust=ca-b")
+                assert.truthy(again:find("offered=yes reused=r ", 1, true),
+                              again)
+            end)
+        end
 
         it("TLS " .. v .. ": shared dict store semantics (live sessions)",
            function()

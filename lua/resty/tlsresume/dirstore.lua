@@ -1,7 +1,8 @@
 --- The core's on-disk session store (tlsr_store_*) over LuaJIT's FFI.
 -- Same methods as the Lua 5.4 module's store: put(host, port, sess
--- [, scope]), get/take/remove(host, port [, scope]), prune(), count(),
--- entries(), close().  Calls do blocking file I/O: in nginx keep them off
+-- [, scope [, opts]]), get/take(host, port [, scope [, opts]]),
+-- remove(host, port [, scope]), prune(), count(), entries(), close();
+-- opts = {verify =, trust =} follows the trust rule (see resty.tlsresume).  Calls do blocking file I/O: in nginx keep them off
 -- hot paths (resty.tlsresume.tiered puts a shared dict in front).  The
 -- workers' user must own the directory (0700): nginx runs its workers as
 -- `nobody` unless nginx.conf's `user` says otherwise.
@@ -115,42 +116,95 @@ local function check_open(self)
     return self.p
 end
 
-function Store:put(host, port, sess, scope)
+-- The trust rule (resty.tlsresume's comment) as the core's records: ngx_lua
+-- has no SSL* to read a policy from, so both sides are labels (opts.trust,
+-- for the lua_ssl_trusted_certificate in force) and the verify flag the
+-- caller passes to sslhandshake.  A session filed by another binding (with
+-- a certificate anchor) goes only to lookups that do not verify.
+local function label_trust(T, verify, host, label)
+    local t = ffi_new("struct tlsr_trust")
+    local err = ffi_new("struct tlsr_error")
+    if verify then
+        if #host >= 256 then
+            return nil, "host name too long", T.codes.EINVAL
+        end
+        t.verify, t.check_host = 1, 1
+        ffi.copy(t.host, host)
+    end
+    if T.C.tlsr_trust_set_label(t, label, err) ~= 0 then
+        return T._fail(err)
+    end
+    return t
+end
+
+-- opts: {verify =, trust =}: the trust rule (see resty.tlsresume).
+function Store:put(host, port, sess, scope, opts)
     local p = check_open(self)
     local ok, bad, code = self.T._check_key(host, port, scope)
     local s = self.T._check_session(sess, 3, "put")
     if not ok then
         return nil, bad, code
     end
+    local T, C = self.T, self.T.C
+    local verify, label = T._trust_opts(opts, "put")
+    local info, ierr, icode = T.inspect(sess)
+    if not info then
+        return nil, ierr, icode
+    end
+    local made, merr, mcode = label_trust(T, verify and info.verify_result == 0,
+                                          host, label)
+    if not made then
+        return nil, merr, mcode
+    end
     local err = ffi_new("struct tlsr_error")
-    if self.T.C.tlsr_store_put(p, host, port, scope, s, err) ~= 0 then
-        return self.T._fail(err)
+    -- The record goes on a copy: the caller's session stays as it was.
+    local copy = C.tlsr_session_dup(s, err)
+    if copy == nil then
+        return T._fail(err)
+    end
+    local rc = C.tlsr_session_set1_trust(copy, made, err)
+    if rc == 0 then
+        rc = C.tlsr_store_put(p, host, port, scope, copy, err)
+    end
+    C.tlsr_session_free(copy)
+    if rc ~= 0 then
+        return T._fail(err)
     end
     return true
 end
 
-local function lookup(self, take, host, port, scope)
+local function lookup(self, take, host, port, scope, opts)
     local p = check_open(self)
     local ok, bad, code = self.T._check_key(host, port, scope)
     if not ok then
         return nil, bad, code
     end
-    local C = self.T.C
+    local T, C = self.T, self.T.C
+    local verify, label = T._trust_opts(opts, take and "take" or "get")
+    local policy = nil
+    if verify then
+        local perr, pcode
+        policy, perr, pcode = label_trust(T, true, host, label)
+        if not policy then
+            return nil, perr, pcode
+        end
+    end
     local err = ffi_new("struct tlsr_error")
-    local s = take and C.tlsr_store_take(p, host, port, scope, nil, nil, err)
-        or C.tlsr_store_get(p, host, port, scope, nil, nil, err)
+    local s = take and C.tlsr_store_take(p, host, port, scope, policy, nil,
+                                         err)
+        or C.tlsr_store_get(p, host, port, scope, policy, nil, err)
     if s == nil then
         return self.T._fail(err)
     end
     return ffi_gc(s, C.tlsr_session_free)
 end
 
-function Store:get(host, port, scope)
-    return lookup(self, false, host, port, scope)
+function Store:get(host, port, scope, opts)
+    return lookup(self, false, host, port, scope, opts)
 end
 
-function Store:take(host, port, scope)
-    return lookup(self, true, host, port, scope)
+function Store:take(host, port, scope, opts)
+    return lookup(self, true, host, port, scope, opts)
 end
 
 function Store:remove(host, port, scope)

@@ -24,7 +24,7 @@
 local T = require "resty.tlsresume"
 
 local ngx = ngx
-local type, tonumber, error = type, tonumber, error
+local type, tonumber, error, ipairs = type, tonumber, error, ipairs
 local now = ngx and ngx.time or os.time
 
 local _M = {}
@@ -73,13 +73,18 @@ local function decode(v)
     return tonumber(e), der
 end
 
---- put(host, port, sess [, scope]) -> true | nil, err, code
-function Store:put(host, port, sess, scope)
+--- put(host, port, sess [, scope [, opts]]) -> true | nil, err, code;
+-- opts = {verify =, trust =}: the trust rule (see resty.tlsresume)
+function Store:put(host, port, sess, scope, opts)
     local ok, bad, bcode = T._check_key(host, port, scope)
     if not ok then
         return nil, bad, bcode
     end
     T._check_session(sess, 3, "put")
+    local filed, ferr, fcode = T._trust_put_scope(scope, sess, opts)
+    if not filed then
+        return nil, ferr, fcode
+    end
     local info, err, code = T.inspect(sess)
     if not info then
         return nil, err, code
@@ -102,7 +107,7 @@ function Store:put(host, port, sess, scope)
     if not der then
         return nil, e2, c2
     end
-    local k = key(self, host, port, scope)
+    local k = key(self, host, port, filed)
     local dict = self.dict
     if info.protocol_version >= 0x0304 then
         local lk = k .. "#t"
@@ -136,13 +141,8 @@ local function usable(v, t)
     return T.deserialize(der)
 end
 
-local function lookup(self, take, host, port, scope)
-    local ok, bad, bcode = T._check_key(host, port, scope)
-    if not ok then
-        return nil, bad, bcode
-    end
-    local k = key(self, host, port, scope)
-    local dict, t = self.dict, now()
+local function lookup_one(self, take, k, t)
+    local dict = self.dict
     local lk = k .. "#t"
     -- TLS 1.3 tickets: newest first, popped atomically, expired ones dropped.
     while true do
@@ -158,41 +158,57 @@ local function lookup(self, take, host, port, scope)
             return sess
         end
     end
-    local sess = usable(dict:get(k .. "#s"), t)
-    if sess then
-        return sess
+    return usable(dict:get(k .. "#s"), t)
+end
+
+local function lookup(self, take, host, port, scope, opts)
+    local ok, bad, bcode = T._check_key(host, port, scope)
+    if not ok then
+        return nil, bad, bcode
+    end
+    local t = now()
+    for _, filed in ipairs(T._trust_scopes(scope, opts,
+                                           take and "take" or "get")) do
+        local sess = lookup_one(self, take, key(self, host, port, filed), t)
+        if sess then
+            return sess
+        end
     end
     return nil, "no usable session for " .. host .. ":" .. port,
         T.codes.ENOTFOUND
 end
 
---- get(host, port [, scope]) -> session cdata (left in the store)
-function Store:get(host, port, scope)
-    return lookup(self, false, host, port, scope)
+--- get(host, port [, scope [, opts]]) -> session cdata (left in the store)
+function Store:get(host, port, scope, opts)
+    return lookup(self, false, host, port, scope, opts)
 end
 
---- take(host, port [, scope]) -> the session to resume with; a TLS 1.3
--- ticket is removed (single use).
-function Store:take(host, port, scope)
-    return lookup(self, true, host, port, scope)
+--- take(host, port [, scope [, opts]]) -> the session to resume with; a
+-- TLS 1.3 ticket is removed (single use).
+function Store:take(host, port, scope, opts)
+    return lookup(self, true, host, port, scope, opts)
 end
 
---- remove(host, port [, scope]) -> number of entries removed
-function Store:remove(host, port, scope)
+--- remove(host, port [, scope [, opts]]) -> number of entries removed
+-- (both trust classes of opts.trust's label)
+function Store:remove(host, port, scope, opts)
     local ok, bad, bcode = T._check_key(host, port, scope)
     if not ok then
         return nil, bad, bcode
     end
-    local k = key(self, host, port, scope)
     local dict = self.dict
     local n = 0
-    while dict:lpop(k .. "#t") do
-        n = n + 1
+    for _, filed in ipairs(T._trust_scopes(scope,
+            { verify = false, trust = opts and opts.trust }, "remove")) do
+        local k = key(self, host, port, filed)
+        while dict:lpop(k .. "#t") do
+            n = n + 1
+        end
+        if dict:get(k .. "#s") then
+            n = n + 1
+        end
+        dict:delete(k .. "#s")
     end
-    if dict:get(k .. "#s") then
-        n = n + 1
-    end
-    dict:delete(k .. "#s")
     return n
 end
 

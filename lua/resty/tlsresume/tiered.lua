@@ -71,14 +71,14 @@ function _M.new(dict, dir, opts)
     return setmetatable({ mem = mem, disk = disk }, Store)
 end
 
---- put(host, port, sess [, scope]) -> true | nil, err, code (both tiers)
-function Store:put(host, port, sess, scope)
-    local ok, err, code = self.mem:put(host, port, sess, scope)
+--- put(host, port, sess [, scope [, opts]]) -> true | nil, err, code (both tiers)
+function Store:put(host, port, sess, scope, opts)
+    local ok, err, code = self.mem:put(host, port, sess, scope, opts)
     if not ok and (code == T.codes.EINVAL or code == T.codes.ENOTRESUMABLE)
     then
         return nil, err, code
     end
-    local dok, derr, dcode = self.disk:put(host, port, sess, scope)
+    local dok, derr, dcode = self.disk:put(host, port, sess, scope, opts)
     if not dok then
         return nil, derr, dcode
     end
@@ -88,13 +88,13 @@ function Store:put(host, port, sess, scope)
     return true
 end
 
-local function lookup(self, take, host, port, scope)
+local function lookup(self, take, host, port, scope, opts)
     local mem, disk = self.mem, self.disk
     local s, err, code = (take and mem.take or mem.get)(mem, host, port,
-                                                        scope)
+                                                        scope, opts)
     if s then
         if take and is_ticket(s) then
-            local copy = disk:take(host, port, scope) -- keep the tiers in step
+            local copy = disk:take(host, port, scope, opts) -- keep the tiers in step
             if copy then
                 T.free(copy)
             end
@@ -104,31 +104,32 @@ local function lookup(self, take, host, port, scope)
     if code ~= T.codes.ENOTFOUND then
         return nil, err, code
     end
-    s, err, code = (take and disk.take or disk.get)(disk, host, port, scope)
+    s, err, code = (take and disk.take or disk.get)(disk, host, port, scope,
+                                                      opts)
     if s and not (take and is_ticket(s)) then
-        mem:put(host, port, s, scope) -- warm the dict; best effort
+        mem:put(host, port, s, scope, opts) -- warm the dict; best effort
     end
     return s, err, code
 end
 
 --- get(host, port [, scope]) -> session cdata, left in the store
-function Store:get(host, port, scope)
-    return lookup(self, false, host, port, scope)
+function Store:get(host, port, scope, opts)
+    return lookup(self, false, host, port, scope, opts)
 end
 
 --- take(host, port [, scope]) -> the session to resume with (a TLS 1.3
 -- ticket is removed from both tiers)
-function Store:take(host, port, scope)
-    return lookup(self, true, host, port, scope)
+function Store:take(host, port, scope, opts)
+    return lookup(self, true, host, port, scope, opts)
 end
 
 --- remove(host, port [, scope]) -> entries removed (the larger tier's count)
-function Store:remove(host, port, scope)
-    local n, err, code = self.mem:remove(host, port, scope)
+function Store:remove(host, port, scope, opts)
+    local n, err, code = self.mem:remove(host, port, scope, opts)
     if not n then
         return nil, err, code
     end
-    local m, derr, dcode = self.disk:remove(host, port, scope)
+    local m, derr, dcode = self.disk:remove(host, port, scope, opts)
     if not m then
         return nil, derr, dcode
     end

@@ -1,11 +1,15 @@
 -- Handlers of the test nginx's front (tests/lua/nginx/nginx.conf.in).
--- /connect?port=P&store=shdict|disk|tiered[&dir=D][&worker=N]
+-- /connect?port=P&store=shdict|disk|tiered[&dir=D][&worker=N][&verify=1]
+--   [&trust=LABEL][&sni=NAME]
 --   (409 unless served by worker N) takes a session for 127.0.0.1:P from the
 --   store, makes one TLS connection with it, reads the server's page
 --   ("reused=r|. protocol=..." from $ssl_session_reused) and stores the
 --   connection's session; answers "worker=W offered=yes|no <page>
 --   stored=true|<err>"; the tiered store also " mem=N": the sessions its
---   shared-dict tier held before the lookup.
+--   shared-dict tier held before the lookup.  verify=1: sslhandshake
+--   verifies (lua_ssl_trusted_certificate is the upstream's certificate),
+--   and the stores get {verify = true, trust = LABEL}; a failed handshake
+--   answers "failed=<err>".
 -- /storeerr?dir=D: the error opening a directory store there.
 -- /selftest?port=P runs the shared-dict store's semantics on live sessions.
 -- /fill and /take: take-once across workers (below).
@@ -34,19 +38,23 @@ local function fetch(sock)
     return assert(sock:receive(len))
 end
 
+-- These connections do not verify unless asked: the stores must know.
+local NV = { verify = false }
+
 -- Returns page, the connection's resumable session.
-local function connect(port, sess)
+local function connect(port, sess, verify, sni)
     local sock = ngx.socket.tcp()
+    sni = sni or "localhost"
     sock:settimeouts(5000, 5000, 5000)
     assert(sock:connect(HOST, port))
-    local s, err = sock:sslhandshake(sess, "localhost", false)
+    local s, err = sock:sslhandshake(sess, sni, verify or false)
     if not s then
         error("sslhandshake: " .. tostring(err))
     end
     local page = fetch(sock)
     -- Again, after reading: now the session has the server's ticket.  Pass
     -- nil: given a session, 0.10.23 just hands that same cdata back.
-    s, err = sock:sslhandshake(nil, "localhost", false)
+    s, err = sock:sslhandshake(nil, sni, verify or false)
     if not s then
         error("sslhandshake (2nd): " .. tostring(err))
     end
@@ -84,9 +92,18 @@ function M.connect()
         mem = " mem=" .. shdict.new("tls_sessions", { prefix = tier_prefix(args) })
             :count()
     end
-    local sess = store:take(HOST, port)
-    local page, new = connect(port, sess)
-    local ok, err = store:put(HOST, port, new)
+    local opts = NV
+    if args.verify == "1" then
+        opts = { verify = true, trust = args.trust }
+    end
+    local sess = store:take(HOST, port, nil, opts)
+    local done, page, new = pcall(connect, port, sess, opts.verify, args.sni)
+    if not done then
+        ngx.say("worker=", ngx.worker.id(), " offered=",
+                sess and "yes" or "no", " failed=", tostring(page))
+        return
+    end
+    local ok, err = store:put(HOST, port, new, nil, opts)
     if store.close then
         store:close()
     end
@@ -117,14 +134,14 @@ function M.fill()
     st:remove(HOST, port)
     for _ = 1, n do
         local _, s = connect(port, nil)
-        assert(st:put(HOST, port, s))
+        assert(st:put(HOST, port, s, nil, NV))
     end
     ngx.say(st:count())
 end
 
 function M.take()
     local port = assert(tonumber(ngx.req.get_uri_args().port))
-    local s = race_store(64):take(HOST, port)
+    local s = race_store(64):take(HOST, port, nil, NV)
     ngx.say("worker=", ngx.worker.id(), " id=",
             s and T.inspect(s).session_id or "none")
 end
@@ -141,13 +158,13 @@ function M.selftest()
     end
     st:remove(HOST, port)
     st:remove(HOST, port, "other")
-    local _, _, code = st:take(HOST, port)
+    local _, _, code = st:take(HOST, port, nil, NV)
     check(code == T.codes.ENOTFOUND, "empty store: ENOTFOUND")
     local sessions = {}
     for i = 1, 3 do
         local _, s = connect(port, nil)
         sessions[i] = s
-        check(st:put(HOST, port, s) == true, "put " .. i)
+        check(st:put(HOST, port, s, nil, NV) == true, "put " .. i)
     end
     local ids = {}
     for i = 1, 3 do
@@ -156,28 +173,28 @@ function M.selftest()
     if tls13 then
         check(st:count() == 2, "max_tickets=2 keeps 2 tickets, count "
               .. st:count())
-        local peek = st:get(HOST, port)
+        local peek = st:get(HOST, port, nil, NV)
         check(T.inspect(peek).session_id == ids[3], "get peeks the newest")
-        local a = st:take(HOST, port)
+        local a = st:take(HOST, port, nil, NV)
         check(T.inspect(a).session_id == ids[3], "take: newest first")
-        local b = st:take(HOST, port)
+        local b = st:take(HOST, port, nil, NV)
         check(T.inspect(b).session_id == ids[2], "take: then the next")
-        local c, _, c3 = st:take(HOST, port)
+        local c, _, c3 = st:take(HOST, port, nil, NV)
         check(c == nil and c3 == T.codes.ENOTFOUND,
               "each ticket taken once; the oldest fell off")
     else
         check(st:count() == 1, "TLS 1.2: one session per key")
-        local a = st:take(HOST, port)
-        local b = st:take(HOST, port)
+        local a = st:take(HOST, port, nil, NV)
+        local b = st:take(HOST, port, nil, NV)
         check(a and b and T.inspect(b).session_id == ids[3],
               "TLS 1.2: take leaves the newest session for reuse")
     end
-    local _, _, c4 = st:take(HOST, port, "other")
+    local _, _, c4 = st:take(HOST, port, "other", NV)
     check(c4 == T.codes.ENOTFOUND, "another scope sees nothing")
     local _, _, c6 = st:get(HOST .. "\0evil", port)
     check(c6 == T.codes.EINVAL, "a NUL in the host: EINVAL (issue 8 finding 5)")
     check(st:remove(HOST, port) >= 0, "remove")
-    local _, _, c5 = st:take(HOST, port)
+    local _, _, c5 = st:take(HOST, port, nil, NV)
     check(c5 == T.codes.ENOTFOUND, "removed")
     -- A session without a ticket (TLS 1.3 before reading) is refused.
     if tls13 then
@@ -185,7 +202,7 @@ function M.selftest()
         sock:settimeouts(5000, 5000, 5000)
         assert(sock:connect(HOST, port))
         local s = assert(sock:sslhandshake(nil, "localhost", false))
-        local ok, err, code = st:put(HOST, port, s)
+        local ok, err, code = st:put(HOST, port, s, nil, NV)
         check(ok == nil and code == T.codes.ENOTRESUMABLE,
               "no ticket yet: ENOTRESUMABLE (" .. tostring(err) .. ")")
         sock:close()

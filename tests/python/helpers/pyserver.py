@@ -18,6 +18,12 @@ else:
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
 if mode == "tls12-sid":
     ctx.options |= ssl.OP_NO_TICKET
+# CPython 3.8/3.9 (built with OpenSSL 3) set OP_IGNORE_UNEXPECTED_EOF by
+# default, 3.10+ do not.  With it, OpenSSL turns the client's plain close
+# during our unwrap() into SSL_set_shutdown(RECEIVED) -- which clears
+# SENT_SHUTDOWN -- so SSL_free drops the session from the server's cache
+# and no session ID ever resumes.  Clear it: one behaviour on every version.
+ctx.options &= ~getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
