@@ -6,8 +6,9 @@ next to the package), which does nothing unless the variable is set; then
 install() opens the ring (a missing, unsafe or corrupt ring stops the
 process with a one-line error naming the path: never random keys behind
 the operator's back) and wraps ssl.SSLContext.load_cert_chain so that a
-server context (PROTOCOL_TLS_SERVER) gets ticket_keys() as soon as it has
-a certificate.  uvicorn, hypercorn and gunicorn workers, spawned or
+server context (PROTOCOL_TLS_SERVER, or the generic PROTOCOL_TLS that
+create_default_context(Purpose.CLIENT_AUTH) makes before CPython 3.10)
+gets ticket_keys() as soon as it has a certificate.  uvicorn, hypercorn and gunicorn workers, spawned or
 forked, are Python processes with the same environment: each one does it.
 """
 import os
@@ -41,7 +42,9 @@ def install():
 
     def load_cert_chain(self, *args, **kwargs):
         result = original(self, *args, **kwargs)
-        if self.protocol == ssl.PROTOCOL_TLS_SERVER:
+        # PROTOCOL_TLS: what create_default_context(Purpose.CLIENT_AUTH)
+        # makes for servers on CPython < 3.10 (hypercorn, aiohttp, ...).
+        if self.protocol in (ssl.PROTOCOL_TLS_SERVER, ssl.PROTOCOL_TLS):
             server.ticket_keys(self, _ring)
         return result
 

@@ -247,6 +247,22 @@ static PyObject *ring_decrypt(RingObject *self, PyObject *args)
     return info_dict(&info);
 }
 
+/* 1 if protocol p is ssl.PROTOCOL_TLS_CLIENT (or unknown: refuse). */
+static int client_only(long p)
+{
+    PyObject *mod = PyImport_ImportModule("_ssl"), *v;
+    long client = -1;
+
+    v = mod != NULL ? PyObject_GetAttrString(mod, "PROTOCOL_TLS_CLIENT")
+                    : NULL;
+    if (v != NULL)
+        client = PyLong_AsLong(v);
+    Py_XDECREF(v);
+    Py_XDECREF(mod);
+    PyErr_Clear();
+    return client == -1 || p == client;
+}
+
 /* attach(ctx, session_id_context=None, auto_rotate=True) */
 static PyObject *ring_attach(RingObject *self, PyObject *args)
 {
@@ -265,7 +281,10 @@ static PyObject *ring_attach(RingObject *self, PyObject *args)
         goto fail;
     if ((p = context_protocol(st, ctx)) == -1 && PyErr_Occurred())
         goto fail;
-    if (p != st->server_protocol) {
+    /* Server contexts, and generic ones (PROTOCOL_TLS: what
+     * create_default_context(Purpose.CLIENT_AUTH) makes on CPython < 3.10,
+     * servers included); never client-only ones. */
+    if (p != st->server_protocol && client_only(p)) {
         raise_code(st, TLSR_EINVAL, "ticket keys are for server contexts "
                    "(ssl.PROTOCOL_TLS_SERVER, ssl.create_default_context("
                    "ssl.Purpose.CLIENT_AUTH))");

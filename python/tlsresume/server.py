@@ -21,7 +21,9 @@ __all__ = ["TicketKeyRing", "ticket_keys"]
 def ticket_keys(ctx, ring, *, session_id_context=None, auto_rotate=True):
     """Serve ctx's session tickets from ring (a path or a TicketKeyRing).
 
-    ctx must be a server context (PROTOCOL_TLS_SERVER).  A ticket under a
+    ctx must be a server context: PROTOCOL_TLS_SERVER, or the generic
+    PROTOCOL_TLS (create_default_context(Purpose.CLIENT_AUTH) before
+    CPython 3.10); never PROTOCOL_TLS_CLIENT.  A ticket under a
     key that no longer encrypts, and every TLS 1.3 resumption, is answered
     with a fresh ticket.  The ring is checked at most once a second (a
     stat) and reloaded when it changed; auto_rotate: the server also

@@ -173,6 +173,35 @@ print(tlsresume.ticket(c.session)[:16].hex())
     assert p.stdout.strip() == ring.encrypting().hex()
 
 
+def test_regression_generic_protocol_contexts_get_the_ring(tmp_path, certs):
+    """create_default_context(Purpose.CLIENT_AUTH) is PROTOCOL_TLS (both
+    sides) before CPython 3.10: hypercorn's workers resumed 30/100 there."""
+    tlsresume.TicketKeyRing.init(tmp_path / "r")
+    code = """
+import socket, ssl, threading, warnings, tlsresume
+warnings.simplefilter("ignore", DeprecationWarning)
+for srv in (ssl.SSLContext(ssl.PROTOCOL_TLS),
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)):
+    srv.load_cert_chain(%r, %r)
+    cli = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    cli.check_hostname = False; cli.verify_mode = ssl.CERT_NONE
+    cli.maximum_version = ssl.TLSVersion.TLSv1_2
+    a, b = socket.socketpair()
+    def serve():
+        srv.wrap_socket(b, server_side=True).sendall(b"x")
+    t = threading.Thread(target=serve)
+    t.start()
+    c = cli.wrap_socket(a); c.recv(1); t.join()
+    print(tlsresume.ticket(c.session)[:16].hex())
+""" % tuple(str(x) for x in certs)
+    p = run_hooked(tmp_path / "r", code)
+    assert p.returncode == 0, p.stderr
+    want = tlsresume.TicketKeyRing(tmp_path / "r").encrypting().hex()
+    assert p.stdout.split() == [want, want]
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tlsresume.server.ticket_keys(ctx, tmp_path / "r")
+
+
 # ---- uvicorn and hypercorn with 4 workers ----------------------------------
 
 @pytest.mark.parametrize("kind", ["uvicorn", "hypercorn"])
