@@ -83,6 +83,11 @@ struct tlsr_attach {
 struct attach_key {
     struct tlsr_attach *att;    /* a reference, or NULL */
     struct key_name name;
+    /* The trust record of the session the binding offered: what a resumed
+     * connection's new tickets inherit when the session object OpenSSL
+     * resumed is not the one that carried it (CPython may copy it). */
+    int has_offered;
+    struct tlsr_trust offered;
 };
 
 /* ex_data indexes: allocated once per process, never change afterwards. */
@@ -241,14 +246,16 @@ static void writer_start(struct tlsr_attach *att)
 /* Queue a capture: a session reference and copies, no I/O, no wait for the
  * store lock.  0: queued; -1: dropped (ring full or not allocated). */
 static int queue_push(struct tlsr_attach *att, SSL *ssl, SSL_SESSION *sess,
-                      const struct key_name *key)
+                      const struct attach_key *akey)
 {
+    const struct key_name *key = &akey->name;
     struct capture *c;
     int wake;
 
     /* What verified the server, read from the SSL now (it may be freed
      * before the writer runs) and kept on the session: before the lock. */
-    tlsri_trust_capture(ssl, sess);
+    tlsri_trust_capture(ssl, sess,
+                        akey->has_offered ? &akey->offered : NULL);
     pthread_mutex_lock(&att->qlock);
     drop_stale(att);
     if (att->ring == NULL || att->count == QUEUE_SIZE || att->exiting) {
@@ -488,7 +495,7 @@ static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
      * did not key is never saved. */
     key = SSL_get_ex_data(ssl, ssl_index);
     if (key != NULL && key->att != NULL)
-        queue_push(key->att, ssl, sess, &key->name);
+        queue_push(key->att, ssl, sess, key);
     return 0;   /* 0: OpenSSL keeps its reference; we took our own */
 }
 
@@ -733,6 +740,32 @@ TLSR_EXPORT int tlsr_attach_ssl(struct ssl_st *ssl, const void *app_data,
         SSL_set_ex_data(ssl, ssl_index, NULL);
         return tlsri_error_ssl(err, TLSR_ESSL, "cannot set ex_data");
     }
+    return TLSR_OK;
+}
+
+TLSR_EXPORT int tlsr_attach_offer(struct ssl_st *ssl, const void *app_data,
+                                  const struct ssl_session_st *sess,
+                                  struct tlsr_error *err)
+{
+    struct attach_key *key;
+    int rc;
+
+    tlsri_error_clear(err);
+    if (ssl == NULL || sess == NULL)
+        return tlsri_error_set(err, TLSR_EINVAL, "ssl or session is NULL");
+    if ((rc = indexes(err)) != TLSR_OK)
+        return rc;
+    if (app_data != NULL && SSL_get_app_data(ssl) != app_data)
+        return tlsri_error_set(err, TLSR_EINVAL,
+                               "SSL does not belong to the given object");
+    key = SSL_get_ex_data(ssl, ssl_index);
+    if (key == NULL)
+        return tlsri_error_set(err, TLSR_EINVAL,
+                               "the connection has no key (tlsr_attach_ssl)");
+    /* No record: the offered session counts as unverified. */
+    if (tlsr_session_get_trust(sess, &key->offered, NULL) != TLSR_OK)
+        memset(&key->offered, 0, sizeof(key->offered));
+    key->has_offered = 1;
     return TLSR_OK;
 }
 

@@ -67,7 +67,7 @@ struct tlsr_ring {
     int64_t no_rotate_until;    /* auto rotation backed off after a failure */
     int failing;                /* last refresh failed (warned once) */
     struct tlsr_ring_status st; /* counters: __atomic */
-    tlsr_ring_warn_fn warn;
+    tlsr_warn_fn warn;
     void *warn_arg;
 };
 

@@ -51,7 +51,7 @@ static void init_index(void)
 
 static void report(struct tlsr_ring *ring, const struct tlsr_error *e)
 {
-    tlsr_ring_warn_fn fn;
+    tlsr_warn_fn fn;
     void *arg;
     int first;
 
@@ -274,7 +274,7 @@ TLSR_EXPORT int tlsr_ring_status(struct tlsr_ring *ring,
 }
 
 TLSR_EXPORT int tlsr_ring_set_warn(struct tlsr_ring *ring,
-                                   tlsr_ring_warn_fn fn, void *arg,
+                                   tlsr_warn_fn fn, void *arg,
                                    struct tlsr_error *err)
 {
     tlsri_error_clear(err);

@@ -396,15 +396,19 @@ TLSR_EXPORT int tlsr_trust_check(const struct tlsr_trust *made,
     return TLSR_OK;
 }
 
-void tlsri_trust_capture(const SSL *ssl, SSL_SESSION *sess)
+void tlsri_trust_capture(const SSL *ssl, SSL_SESSION *sess,
+                         const struct tlsr_trust *offered)
 {
     struct tlsr_trust made;
 
     /* Inside the application's SSL_read: leave its error queue as is. */
     ERR_set_mark();
-    if (tlsr_session_get_trust(sess, &made, NULL) != TLSR_OK
-        && tlsr_trust_from_ssl(ssl, &made, NULL) == TLSR_OK)
-        tlsr_session_set1_trust(sess, &made, NULL);
+    if (tlsr_session_get_trust(sess, &made, NULL) != TLSR_OK) {
+        if (offered != NULL && SSL_session_reused((SSL *)ssl))
+            tlsr_session_set1_trust(sess, offered, NULL);
+        else if (tlsr_trust_from_ssl(ssl, &made, NULL) == TLSR_OK)
+            tlsr_session_set1_trust(sess, &made, NULL);
+    }
     ERR_pop_to_mark();
 }
 

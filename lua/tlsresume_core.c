@@ -261,8 +261,8 @@ static void push_info(lua_State *L, const struct tlsr_session_info *in)
     set_bool(L, "has_ticket", in->has_ticket);
     set_int(L, "ticket_len", in->ticket_len);
     set_int(L, "ticket_lifetime_hint", in->ticket_lifetime_hint);
-    if (in->has_ticket_age_add)
-        set_int(L, "ticket_age_add", in->ticket_age_add);
+    /* Not ticket_age_add: RFC 8446 4.6.1 uses it to hide a ticket's age
+     * from observers (the C struct keeps it). */
     set_int(L, "max_early_data", in->max_early_data);
     set_str(L, "alpn", in->alpn);
     set_str(L, "sni", in->sni);

@@ -46,6 +46,7 @@ def _prepare(conn, sslobj, host, port, offered):
             sess = att.store.take(host, port, conn.context, scope=att.scope)
             if sess is not None:
                 sslobj.session = sess
+                _core.attach_offer(sslobj, sess)
     except (ValueError, RuntimeError) as e:     # Error is a ValueError
         warnings.warn("tlsresume: not resuming %s:%d: %s" % (host, port, e),
                       RuntimeWarning, stacklevel=_caller_level())

@@ -1047,6 +1047,108 @@ static PyObject *store_attach_context(StoreObject *self, PyObject *ctx)
     Py_RETURN_NONE;
 }
 
+/* ---- servers: the session cache shared through a store ------------------- */
+
+/* The first store failure of a server cache, as a RuntimeWarning.  Runs
+ * on the handshake's thread, usually with the GIL released by _ssl. */
+static void server_cache_warn(void *arg, int code, const char *msg)
+{
+    PyGILState_STATE g;
+    PyObject *et, *ev, *tb;
+
+#if PY_VERSION_HEX >= 0x030D0000
+    if (!Py_IsInitialized() || Py_IsFinalizing())
+#else
+    if (!Py_IsInitialized() || _Py_IsFinalizing())
+#endif
+        return;
+    g = PyGILState_Ensure();
+    PyErr_Fetch(&et, &ev, &tb);     /* e.g. SSL_free during an unwind */
+    if (PyErr_WarnFormat(PyExc_RuntimeWarning, 1,
+                         "tlsresume: server session cache: %s", msg) < 0)
+        PyErr_WriteUnraisable(NULL);
+    PyErr_Restore(et, ev, tb);
+    PyGILState_Release(g);
+}
+
+/* server_cache(ctx, scope): ctx's server sessions live in this store. */
+static PyObject *store_server_cache(StoreObject *self, PyObject *args)
+{
+    core_state *st = get_state(self->module);
+    struct tlsr_server_cache *sc;
+    struct tlsr_store *store;
+    struct tlsr_error err;
+    const char *scope;
+    PyObject *ctx;
+    SSL_CTX *sctx;
+    int rc;
+
+    if (!PyArg_ParseTuple(args, "Os:server_cache", &ctx, &scope))
+        return NULL;
+    if (!store_ok(self) || (sctx = context_ptr(st, ctx)) == NULL)
+        return NULL;
+    store = tlsr_attach_lock(self->att);
+    sc = tlsr_server_cache_new(store, scope, &err);
+    tlsr_attach_unlock(self->att);
+    if (sc == NULL)
+        return raise_err(st, &err);
+    rc = tlsr_server_cache_set_warn(sc, server_cache_warn, NULL, &err);
+    if (rc == 0)
+        rc = tlsr_server_cache_ctx(sc, sctx, &err);
+    tlsr_server_cache_free(sc);
+    if (rc != 0)
+        return raise_err(st, &err);
+    Py_RETURN_NONE;
+}
+
+/* server_cache_detach(ctx): OpenSSL's internal cache again. */
+static PyObject *core_server_cache_detach(PyObject *m, PyObject *ctx)
+{
+    core_state *st = get_state(m);
+    struct tlsr_error err;
+    SSL_CTX *sctx;
+
+    if ((sctx = context_ptr(st, ctx)) == NULL)
+        return NULL;
+    if (tlsr_server_cache_ctx(NULL, sctx, &err) != 0)
+        return raise_err(st, &err);
+    Py_RETURN_NONE;
+}
+
+/* server_cache_stats(ctx): a dict, or None if ctx has no cache. */
+static PyObject *core_server_cache_stats(PyObject *m, PyObject *ctx)
+{
+    core_state *st = get_state(m);
+    struct tlsr_server_cache_stats s;
+    struct tlsr_server_cache *sc;
+    struct tlsr_error err;
+    SSL_CTX *sctx;
+    int rc;
+
+    if ((sctx = context_ptr(st, ctx)) == NULL)
+        return NULL;
+    if ((sc = tlsr_server_cache_get(sctx)) == NULL)
+        Py_RETURN_NONE;
+    rc = tlsr_server_cache_stats(sc, &s, &err);
+    tlsr_server_cache_free(sc);
+    if (rc != 0)
+        return raise_err(st, &err);
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:s}",
+                         "stored", (unsigned long long)s.stored,
+                         "hits", (unsigned long long)s.hits,
+                         "misses", (unsigned long long)s.misses,
+                         "removed", (unsigned long long)s.removed,
+                         "failures", (unsigned long long)s.failures,
+                         "full", (unsigned long long)s.full,
+                         "first_error", s.first_error);
+}
+
+static PyMethodDef server_cache_functions[] = {
+    {"server_cache_detach", core_server_cache_detach, METH_O, NULL},
+    {"server_cache_stats", core_server_cache_stats, METH_O, NULL},
+    {NULL, NULL, 0, NULL}
+};
+
 static PyMethodDef store_methods[] = {
     {"close", (PyCFunction)store_close, METH_NOARGS, NULL},
     {"put", (PyCFunction)store_put, METH_VARARGS, NULL},
@@ -1056,6 +1158,7 @@ static PyMethodDef store_methods[] = {
     {"count", (PyCFunction)store_count, METH_NOARGS, NULL},
     {"entries", (PyCFunction)store_entries, METH_NOARGS, NULL},
     {"attach_context", (PyCFunction)store_attach_context, METH_O, NULL},
+    {"server_cache", (PyCFunction)store_server_cache, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL}
 };
 
@@ -1123,6 +1226,28 @@ static PyObject *core_flush_context(PyObject *m, PyObject *args)
     Py_RETURN_TRUE;
 }
 
+/* The SSL* of an _ssl._SSLSocket, NULL with an exception.  Layout:
+ * {PyObject *Socket; SSL *ssl; ...}; the core checks the SSL's app data is
+ * this object (CPython sets it so) before using it. */
+static SSL *socket_ssl(core_state *st, PyObject *obj)
+{
+    SSL *ssl;
+
+    if (Py_TYPE(obj) != st->socket_type) {
+        PyErr_Format(PyExc_TypeError, "expected _ssl._SSLSocket, got %.100s",
+                     Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    if (!check_layout(st->socket_type, 2, 0)) {
+        PyErr_SetString(PyExc_RuntimeError, "unexpected _SSLSocket size");
+        return NULL;
+    }
+    ssl = *field(obj, 1);
+    if (ssl == NULL)
+        raise_code(st, TLSR_EINVAL, "connection has no SSL");
+    return ssl;
+}
+
 /* attach_connection(sslobj, host, port, context): key for the callback. */
 static PyObject *core_attach_connection(PyObject *m, PyObject *args)
 {
@@ -1136,21 +1261,30 @@ static PyObject *core_attach_connection(PyObject *m, PyObject *args)
     if (!PyArg_ParseTuple(args, "Osis:attach_connection", &obj, &host, &port,
                           &context))
         return NULL;
-    if (Py_TYPE(obj) != st->socket_type) {
-        return PyErr_Format(PyExc_TypeError,
-                            "expected _ssl._SSLSocket, got %.100s",
-                            Py_TYPE(obj)->tp_name);
-    }
-    if (!check_layout(st->socket_type, 2, 0)) {
-        PyErr_SetString(PyExc_RuntimeError, "unexpected _SSLSocket size");
-        return NULL;
-    }
-    /* {PyObject *Socket; SSL *ssl; ...}: the core checks the SSL's app data
-     * is this object (CPython sets it so) before using it. */
-    ssl = *field(obj, 1);
+    ssl = socket_ssl(st, obj);
     if (ssl == NULL)
-        return raise_code(st, TLSR_EINVAL, "connection has no SSL");
+        return NULL;
     if (tlsr_attach_ssl(ssl, obj, host, port, context, &err) != 0)
+        return raise_err(st, &err);
+    Py_RETURN_NONE;
+}
+
+/* attach_offer(sslobj, session): the session offered to the connection,
+ * whose trust record its new tickets keep if it resumes. */
+static PyObject *core_attach_offer(PyObject *m, PyObject *args)
+{
+    core_state *st = get_state(m);
+    struct tlsr_error err;
+    PyObject *obj, *sobj;
+    SSL_SESSION *sess;
+    SSL *ssl;
+
+    if (!PyArg_ParseTuple(args, "OO:attach_offer", &obj, &sobj))
+        return NULL;
+    if ((ssl = socket_ssl(st, obj)) == NULL
+        || (sess = session_ptr(st, sobj, NULL)) == NULL)
+        return NULL;
+    if (tlsr_attach_offer(ssl, obj, sess, &err) != 0)
         return raise_err(st, &err);
     Py_RETURN_NONE;
 }
@@ -1170,6 +1304,7 @@ static PyMethodDef core_methods[] = {
     {"detach_context", core_detach_context, METH_O, NULL},
     {"flush_context", core_flush_context, METH_VARARGS, NULL},
     {"attach_connection", core_attach_connection, METH_VARARGS, NULL},
+    {"attach_offer", core_attach_offer, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL}
 };
 
@@ -1255,6 +1390,8 @@ static int core_exec(PyObject *m)
         Py_DECREF(st->error);
         return -1;
     }
+    if (PyModule_AddFunctions(m, server_cache_functions) < 0)
+        return -1;
     store_type = PyType_FromSpec(&store_spec);
     if (store_type == NULL)
         return -1;

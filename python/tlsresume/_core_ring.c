@@ -18,14 +18,21 @@ typedef struct {
 static void ring_warn(void *arg, int code, const char *msg)
 {
     PyGILState_STATE g;
+    PyObject *et, *ev, *tb;
 
-    if (!Py_IsInitialized())
+#if PY_VERSION_HEX >= 0x030D0000
+    if (!Py_IsInitialized() || Py_IsFinalizing())
+#else
+    if (!Py_IsInitialized() || _Py_IsFinalizing())
+#endif
         return;
     g = PyGILState_Ensure();
+    PyErr_Fetch(&et, &ev, &tb);     /* e.g. a handshake during an unwind */
     if (PyErr_WarnFormat(PyExc_RuntimeWarning, 1, "tlsresume ticket key "
                          "ring: %s (serving with the last good keys)",
                          msg) < 0)
         PyErr_WriteUnraisable(NULL);
+    PyErr_Restore(et, ev, tb);
     PyGILState_Release(g);
 }
 

@@ -1,12 +1,15 @@
+import os
 import ssl
-from os import PathLike
-from typing import List, Optional, Union
+from typing import Dict, Optional, Union
 
-from . import TicketKeyRing as TicketKeyRing
+from . import SessionStore, TicketKeyRing
 
-__all__: List[str]
-
+def session_cache(ctx: ssl.SSLContext,
+                  store: Union[SessionStore, str, bytes, "os.PathLike[str]", None],
+                  *, scope: str = ...) -> None: ...
+def session_cache_stats(
+        ctx: ssl.SSLContext) -> Optional[Dict[str, Union[int, str]]]: ...
 def ticket_keys(ctx: ssl.SSLContext,
-                ring: Union[TicketKeyRing, str, PathLike[str]], *,
+                ring: Union[TicketKeyRing, str, "os.PathLike[str]"], *,
                 session_id_context: Optional[Union[bytes, str]] = ...,
                 auto_rotate: bool = ...) -> TicketKeyRing: ...

@@ -428,6 +428,28 @@ static void keys_isolate_host_port_and_context(void)
     rm_store(p);
 }
 
+/* Port 0 is the server session cache's (test_server_cache.c): client
+ * calls cannot name it, so they never reach a server's entries. */
+static void client_keys_refuse_port_0(void)
+{
+    const char *p = tmp_store();
+    struct tlsr_store *st = open_default(p);
+    SSL_SESSION *a = fresh(12);
+    struct tlsr_error err;
+
+    CHECK(st != NULL && a != NULL);
+    CHECK_CODE(tlsr_store_put(st, "h", 0, "server:", a, &err), TLSR_EINVAL,
+               &err);
+    CHECK(tlsr_store_get(st, "h", 0, "server:", NULL, NULL, &err) == NULL);
+    CHECK_EQ_INT(err.code, TLSR_EINVAL);
+    CHECK(tlsr_store_take(st, "h", 0, NULL, NULL, NULL, &err) == NULL);
+    CHECK_EQ_INT(err.code, TLSR_EINVAL);
+    CHECK_CODE(tlsr_store_remove(st, "h", 0, NULL, &err), TLSR_EINVAL, &err);
+    SSL_SESSION_free(a);
+    tlsr_store_free(st);
+    rm_store(p);
+}
+
 static void entry_moved_to_another_key_is_never_served(void)
 {
     const char *p = tmp_store();
@@ -1366,6 +1388,7 @@ TESTS(T(options_have_documented_defaults), T(bad_arguments_are_einval),
       T(not_resumable_session_is_refused),
       T(session_flagged_not_resumable_in_memory_is_stored),
       T(keys_isolate_host_port_and_context),
+      T(client_keys_refuse_port_0),
       T(entry_moved_to_another_key_is_never_served),
       T(tls13_ticket_is_taken_once), T(tls13_keeps_max_tickets_newest_first),
       T(tls12_session_is_reused_then_replaced),

@@ -421,6 +421,15 @@ int tlsr_attach_ctx(struct tlsr_attach *att, struct ssl_ctx_st *ctx,
 int tlsr_attach_ssl(struct ssl_st *ssl, const void *app_data,
                     const char *host, int port, const char *context,
                     struct tlsr_error *err);
+/*
+ * Tell the capture which session the binding offered ssl (after
+ * tlsr_attach_ssl, before the handshake): if the connection resumes it,
+ * its new tickets keep that session's trust record even when the binding's
+ * language copied the session on the way (CPython's session setter).
+ */
+int tlsr_attach_offer(struct ssl_st *ssl, const void *app_data,
+                      const struct ssl_session_st *sess,
+                      struct tlsr_error *err);
 /* SSL_CTX_get_options: lets a binding check it found the right SSL_CTX. */
 uint64_t tlsr_ctx_get_options(const struct ssl_ctx_st *ctx);
 /* A private deep copy of sess (SSL_SESSION_dup), owned by the caller. */
@@ -439,6 +448,63 @@ struct tlsr_session_brief {
 int tlsr_session_get_brief(const struct ssl_session_st *sess,
                            struct tlsr_session_brief *brief,
                            struct tlsr_error *err);
+
+/* ---- servers: a session-ID cache shared through a store ----------------- */
+
+/*
+ * A server's session cache kept in a store, so every process (and machine
+ * sharing the directory) resumes the others' TLS 1.2 session IDs and TLS
+ * 1.3 stateful tickets (SSL_OP_NO_TICKET, or early data with anti-replay).
+ * OpenSSL's server new/get/remove session callbacks write, read and remove
+ * entries; its internal cache is off.  Entries are keyed by session id
+ * (and scope) apart from every client key: client lookups never see them.
+ * They hold the server's session (its master secret): sealed when the
+ * store is, expiring with the session's timeout.  OpenSSL compares the
+ * session-id context itself (a different one is a miss).  A failing store
+ * is a miss, never a failed handshake; its first failure goes to the warn
+ * hook.  The store's eviction never runs in a handshake: a store at
+ * max_entries keeps no new sessions (warned once) until it is pruned
+ * (tlsr_store_prune, `tlsresume store prune`).  With an SNI callback that switches contexts, give every context
+ * the same cache.
+ */
+struct tlsr_server_cache;
+
+struct tlsr_server_cache_stats {
+    uint64_t stored;            /* sessions written by the new callback */
+    uint64_t hits;              /* lookups that found a session */
+    uint64_t misses;            /* lookups that did not */
+    uint64_t removed;           /* entries the remove callback deleted */
+    uint64_t failures;          /* store calls that failed */
+    uint64_t full;              /* new sessions not kept: store full */
+    int first_error_code;       /* of the first failure, 0 if none */
+    char first_error[256];
+};
+
+/* Called once, at the first store failure, on the handshake's thread. */
+typedef void (*tlsr_warn_fn)(void *arg, int code, const char *msg);
+
+/* A cache on store's directory (its own handle: store stays the caller's,
+ * same options and seal key).  scope separates fleets sharing a store. */
+struct tlsr_server_cache *tlsr_server_cache_new(const struct tlsr_store *store,
+                                                const char *scope,
+                                                struct tlsr_error *err);
+/* Drops the caller's reference (contexts keep theirs). */
+void tlsr_server_cache_free(struct tlsr_server_cache *sc);
+int tlsr_server_cache_set_warn(struct tlsr_server_cache *sc, tlsr_warn_fn fn,
+                               void *arg, struct tlsr_error *err);
+/*
+ * Serve ctx's session cache from sc (ctx keeps a reference); sc NULL
+ * detaches (OpenSSL's internal cache is back).  Again with the same store
+ * and scope: nothing changes.  TLSR_EINVAL if ctx has session callbacks of
+ * its own or another cache.
+ */
+int tlsr_server_cache_ctx(struct tlsr_server_cache *sc, struct ssl_ctx_st *ctx,
+                          struct tlsr_error *err);
+/* A new reference to ctx's cache (free it), or NULL if it has none. */
+struct tlsr_server_cache *tlsr_server_cache_get(const struct ssl_ctx_st *ctx);
+int tlsr_server_cache_stats(struct tlsr_server_cache *sc,
+                            struct tlsr_server_cache_stats *stats,
+                            struct tlsr_error *err);
 
 /* ---- ticket key rings: shared, rotated server ticket keys ---------------- */
 
@@ -568,8 +634,7 @@ int tlsr_ring_status(struct tlsr_ring *ring, struct tlsr_ring_status *status,
                      int clear, struct tlsr_error *err);
 /* A hook called (from a handshake, any thread, no locks held) when a
  * reload or rotation fails after having worked; arg is the caller's. */
-typedef void (*tlsr_ring_warn_fn)(void *arg, int code, const char *msg);
-int tlsr_ring_set_warn(struct tlsr_ring *ring, tlsr_ring_warn_fn fn,
+int tlsr_ring_set_warn(struct tlsr_ring *ring, tlsr_warn_fn fn,
                        void *arg, struct tlsr_error *err);
 
 ]==]

@@ -114,7 +114,7 @@ def keep_store_busy(stop, counter):
     """Puts in a loop: the store lock is mostly held, by file I/O."""
     sess = None
     while sess is None and not stop.is_set():
-        sess = store.get("localhost", port, ssl_context=ctx)
+        sess = store.get("localhost", port, context=ctx)
         time.sleep(0.01)
     while not stop.is_set():
         store.put("busy.invalid", 1, sess)
