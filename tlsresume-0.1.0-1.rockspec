@@ -51,6 +51,7 @@ $(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -fPIC -shared \
          ["resty.tlsresume.dirstore"] = "lua/resty/tlsresume/dirstore.lua",
          ["resty.tlsresume.shdict"] = "lua/resty/tlsresume/shdict.lua",
          ["resty.tlsresume.tiered"] = "lua/resty/tlsresume/tiered.lua",
+         ["resty.tlsresume.ring"] = "lua/resty/tlsresume/ring.lua",
       },
       lib = {
          ["tlsresume_core"] = "build/rock/tlsresume_core.so",

@@ -29,87 +29,6 @@ TLSR_EXPORT void tlsr_store_options_init(struct tlsr_store_options *opts)
     opts->max_lifetime = 7 * 86400;
 }
 
-/* Like ssh with ~/.ssh: secrets live only in a directory no one else can
- * write to (or replace entries in).  One that others cannot write (0755)
- * is used as it is; the ones we create are 0700 (tlsr_store_open). */
-static int check_dir(const struct stat *sb, const char *path,
-                     struct tlsr_error *err)
-{
-    if (!S_ISDIR(sb->st_mode))
-        return tlsri_error_set(err, TLSR_EIO, "store path %s is not a "
-                               "directory", path);
-    /* /tmp (1777): chmod would break it; the fix is a directory below. */
-    if ((sb->st_mode & S_ISVTX) != 0 && (sb->st_mode & S_IWOTH) != 0)
-        return tlsri_error_set(err, TLSR_EPERM, "store directory %s is "
-                               "shared with other users (sticky, "
-                               "world-writable): use a subdirectory of your "
-                               "own", path);
-    if (sb->st_uid != geteuid())
-        return tlsri_error_set(err, TLSR_EPERM, "store directory %s is owned "
-                               "by uid %u, not by this user (uid %u)", path,
-                               (unsigned)sb->st_uid, (unsigned)geteuid());
-    if ((sb->st_mode & (S_IWGRP | S_IWOTH)) != 0)
-        return tlsri_error_set(err, TLSR_EPERM, "store directory %s is "
-                               "writable by %s (mode %04o): chmod go-w it",
-                               path, (sb->st_mode & S_IWOTH) ? "others"
-                                                             : "its group",
-                               (unsigned)(sb->st_mode & 07777));
-    return TLSR_OK;
-}
-
-/* mkdir -p: each directory we create is 0700 (mkdir's mode is filtered by
- * the umask; chmod sets it exactly); existing ones are left as they are. */
-static int make_dirs(const char *path, struct tlsr_error *err)
-{
-    char buf[4096];
-    size_t n = strlen(path), i;
-
-    if (n >= sizeof(buf))
-        return tlsri_error_set(err, TLSR_EINVAL, "store path is too long");
-    memcpy(buf, path, n + 1);
-    for (i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0')
-            continue;
-        if (buf[i - 1] == '/')      /* "//" or a trailing "/" */
-            continue;
-        buf[i] = '\0';
-        if (mkdir(buf, 0700) == 0)
-            chmod(buf, 0700);
-        else if (errno != EEXIST)
-            return tlsri_error_set(err, TLSR_EIO, "cannot create store "
-                                   "directory %s: %s", buf, strerror(errno));
-        buf[i] = path[i];
-    }
-    return TLSR_OK;
-}
-
-/*
- * The path itself, once opened as fd (sb): a symlink there is followed only
- * if this user (or root) made it, so one planted by another user (e.g. in
- * /tmp) cannot point the store at a directory of ours it chose.  A plain
- * directory must be the one we opened.
- */
-static int check_path(const char *path, const struct stat *sb,
-                      struct tlsr_error *err)
-{
-    struct stat lsb;
-
-    if (lstat(path, &lsb) != 0)
-        return tlsri_error_set(err, TLSR_EIO, "cannot stat %s: %s", path,
-                               strerror(errno));
-    if (S_ISLNK(lsb.st_mode)) {
-        if (lsb.st_uid != geteuid() && lsb.st_uid != 0)
-            return tlsri_error_set(err, TLSR_EPERM, "store path %s is a "
-                                   "symlink owned by uid %u", path,
-                                   (unsigned)lsb.st_uid);
-        return TLSR_OK;
-    }
-    if (lsb.st_dev != sb->st_dev || lsb.st_ino != sb->st_ino)
-        return tlsri_error_set(err, TLSR_EPERM, "store path %s was replaced "
-                               "while being opened", path);
-    return TLSR_OK;
-}
-
 /* A store object on directory fd (taken: closed on failure), with empty
  * caches; options are the caller's to set. */
 static struct tlsr_store *store_alloc(int fd, struct tlsr_error *err)
@@ -139,7 +58,6 @@ TLSR_EXPORT struct tlsr_store *tlsr_store_open(
 {
     struct tlsr_store_options defaults;
     struct tlsr_store *st;
-    struct stat sb;
     int fd;
 
     tlsr_store_options_init(&defaults);
@@ -161,26 +79,9 @@ TLSR_EXPORT struct tlsr_store *tlsr_store_open(
         tlsri_error_set(err, TLSR_EINVAL, "bad store options");
         return NULL;
     }
-    if (make_dirs(path, err) != TLSR_OK)
+    fd = tlsri_dir_open_safe(path, "store", 1, err);
+    if (fd < 0)
         return NULL;
-    fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        tlsri_error_set(err, errno == EACCES ? TLSR_EPERM : TLSR_EIO,
-                        "cannot open store directory %s: %s", path,
-                        strerror(errno));
-        return NULL;
-    }
-    if (fstat(fd, &sb) != 0) {
-        tlsri_error_set(err, TLSR_EIO, "cannot stat %s: %s", path,
-                        strerror(errno));
-        close(fd);
-        return NULL;
-    }
-    if (check_dir(&sb, path, err) != TLSR_OK
-        || check_path(path, &sb, err) != TLSR_OK) {
-        close(fd);
-        return NULL;
-    }
     if ((st = store_alloc(fd, err)) == NULL)
         return NULL;
     st->max_tickets = opts->max_tickets ? opts->max_tickets : 8;

@@ -44,6 +44,11 @@ local M = {
     get_session = core.luasec_get_session,
     session_reused = core.luasec_session_reused,
     store = core.store_open,        -- (path [, opts]) -> store
+    -- Ticket key rings: ring_init(path [, {period=, keep=, format=}]),
+    -- ring(path) -> r; r:keys([now]), r:rotate([force]), r:export(format,
+    -- dir), r:decrypt(ticket) -> the session inside (inspection).
+    ring_init = core.ring_init,
+    ring = core.ring_open,
 }
 
 -- f(nil, msg [, code]) is how a failed call's results arrive when passed

@@ -869,6 +869,9 @@ static int l_read_private(lua_State *L)
     return 1;
 }
 
+/* Ticket key rings (server side): their own file, same helpers. */
+#include "tlsresume_ring.c"
+
 /* ---- module --------------------------------------------------------------- */
 
 static int l_error_name(lua_State *L)
@@ -1065,6 +1068,7 @@ static const luaL_Reg functions[] = {
     {"read_private", l_read_private},
     {"error_name", l_error_name},
     {"probe", l_probe},             /* issue 11 */
+    RING_FUNCTIONS
     {NULL, NULL}
 };
 
@@ -1100,6 +1104,7 @@ int luaopen_tlsresume_core(lua_State *L)
 
     new_class(L, SESSION_MT, session_methods, session_free, session_tostring);
     new_class(L, STORE_MT, store_methods, store_free, NULL);
+    new_class(L, RING_MT, ring_methods, ring_free, ring_tostring);
     luaL_newmetatable(L, KEYS_MT);
     lua_pushcfunction(L, keys_free);
     lua_setfield(L, -2, "__gc");

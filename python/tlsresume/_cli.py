@@ -6,6 +6,7 @@
     tlsresume store prune PATH [--seal-key-file F]
     tlsresume store rm PATH HOST PORT [--scope S]
     tlsresume probe HOST[:PORT] [--tls1.2|--tls1.3] [--all-ips] ... [--json]
+    tlsresume keys init|rotate|show|export PATH ...   (see _cli_keys.py)
 
 Nothing secret is printed: the master secret / PSK only by its length, and
 not the TLS 1.3 ticket_age_add (it hides a ticket's age from observers).
@@ -18,7 +19,7 @@ import json
 import os
 import sys
 
-from . import _session, _store
+from . import _cli_keys, _session, _store
 
 VERIFY_TEXT = {0: "ok", 10: "certificate has expired",
                18: "self-signed certificate",
@@ -302,6 +303,7 @@ EXAMPLES = {
              "exit: 0 all resumed, 1 some did not, 2 usage or connection"
              " error",
 }
+EXAMPLES.update(_cli_keys.EXAMPLES)
 
 
 def _parser():
@@ -314,7 +316,7 @@ def _parser():
     # metavar lists the public commands: _demo-client (one process of the
     # demo) is internal and has no help line.
     sub = ap.add_subparsers(dest="cmd", required=True,
-                            metavar="{inspect,demo,store,probe}")
+                            metavar="{inspect,demo,store,probe,keys}")
 
     def add(parent, name, hlp):
         return parent.add_parser(
@@ -357,6 +359,8 @@ def _parser():
             q.add_argument("--json", action="store_true", help="JSON output")
         q.set_defaults(func=cmd_store)
     _add_probe(sub, add)
+
+    _cli_keys.add_parser(sub, add)
     return ap
 
 
@@ -384,7 +388,7 @@ def main(argv=None):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
-    except (_Fail, _session.Error, OSError) as e:
+    except (_Fail, _cli_keys._Fail, _session.Error, OSError) as e:
         print("tlsresume: %s" % _message(a, e), file=sys.stderr)
         return 2 if a.cmd == "probe" else 1
     except KeyboardInterrupt:

@@ -1363,7 +1363,11 @@ static PyObject *core_probe(PyObject *m, PyObject *args)
 }
 /* ---- end probe ----------------------------------------------------------- */
 
+/* Ticket key rings (server side): their own file, same helpers. */
+#include "_core_ring.c"
+
 static PyMethodDef core_methods[] = {
+    RING_CORE_METHODS
     {"dumps", core_dumps, METH_VARARGS, NULL},
     {"loads", core_loads, METH_VARARGS, NULL},
     {"inspect", core_inspect, METH_O, NULL},
@@ -1470,6 +1474,8 @@ static int core_exec(PyObject *m)
         Py_DECREF(store_type);
         return -1;
     }
+    if (ring_exec(m) < 0)
+        return -1;
 #define ADD_INT(name) \
     if (PyModule_AddIntConstant(m, #name, name) < 0) return -1
     ADD_INT(TLSR_FORMAT_DER);
