@@ -1006,6 +1006,9 @@ static int l_entry_key(lua_State *L)
     return 1;
 }
 
+/* Ticket key rings (server side): their own file, same helpers. */
+#include "tlsresume_ring.c"
+
 /* ---- module --------------------------------------------------------------- */
 
 static int l_error_name(lua_State *L)
@@ -1013,6 +1016,157 @@ static int l_error_name(lua_State *L)
     lua_pushstring(L, tlsr_error_name((int)luaL_checkinteger(L, 1)));
     return 1;
 }
+
+/* ---- probe (issue 11): blocking, so the Lua 5.4 / LuaJIT C module only;
+ * the OpenResty FFI binding leaves it out (it would block a worker) ----- */
+
+static const char *opt_string(lua_State *L, int t, const char *k)
+{
+    const char *v = NULL;
+
+    lua_getfield(L, t, k);
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "bad option '%s' (string expected)", k);
+        v = lua_tostring(L, -1);
+    }
+    lua_pop(L, 1);              /* opts (on the stack) keeps it alive */
+    return v;
+}
+
+static int opt_bool(lua_State *L, int t, const char *k)
+{
+    int v;
+
+    lua_getfield(L, t, k);
+    v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+static lua_Number opt_number(lua_State *L, int t, const char *k,
+                             lua_Number def)
+{
+    lua_Number v = def;
+
+    lua_getfield(L, t, k);
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TNUMBER)
+            luaL_error(L, "bad option '%s' (number expected)", k);
+        v = lua_tonumber(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* probe(host, port [, opts]) -> json, exit_status | nil, msg, code */
+static int l_probe(lua_State *L)
+{
+    struct tlsr_probe_opts o;
+    struct tlsr_error err = { 0, "" };
+    struct tlsr_probe *pr;
+    const char *ips[TLSR_PROBE_MAX_ADDRS], *tls, *req;
+    lua_Number tries, timeout;
+    size_t n = 0, i, len = 0, rlen = 0;
+    luaL_Buffer b;
+    char *buf;
+
+    tlsr_probe_opts_init(&o);
+    o.host = luaL_checkstring(L, 1);
+    o.port = (int)luaL_checkinteger(L, 2);
+    if (lua_isnoneornil(L, 3))
+        lua_newtable(L);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_settop(L, 3);
+    o.sni = opt_string(L, 3, "sni");
+    o.cafile = opt_string(L, 3, "cafile");
+    o.all_ips = opt_bool(L, 3, "all_ips");
+    o.insecure = opt_bool(L, 3, "insecure");
+    o.early_data = opt_bool(L, 3, "early_data");
+    tries = opt_number(L, 3, "tries", 5);
+    timeout = opt_number(L, 3, "timeout", 5);
+    if (tries < 1 || tries > TLSR_PROBE_MAX_TRIES || timeout <= 0
+        || timeout > 600) {
+        lua_pushnil(L);
+        lua_pushstring(L, "tries must be in 1..100, timeout in (0, 600] s");
+        lua_pushinteger(L, TLSR_EINVAL);
+        return 3;
+    }
+    o.tries = (int)tries;
+    o.timeout_ms = timeout * 1000 < 1 ? 1 : (int)(timeout * 1000);
+    tls = opt_string(L, 3, "tls");
+    if (tls != NULL && strcmp(tls, "1.2") != 0 && strcmp(tls, "1.3") != 0)
+        return luaL_error(L, "bad option 'tls' (\"1.2\" or \"1.3\")");
+    o.versions = tls == NULL ? 0 : tls[2] == '2' ? TLSR_PROBE_TLS12
+                                                : TLSR_PROBE_TLS13;
+    lua_getfield(L, 3, "request");
+    if (!lua_isnil(L, -1)) {
+        req = luaL_checklstring(L, -1, &rlen);
+        o.request = (const uint8_t *)req;
+        o.request_len = rlen;
+    }
+    lua_getfield(L, 3, "mechanisms");           /* {"tls13", ...} */
+    if (!lua_isnil(L, -1)) {
+        luaL_checktype(L, -1, LUA_TTABLE);
+        for (i = 1; i <= compat_rawlen(L, -1); i++) {
+            const char *m;
+
+            lua_rawgeti(L, -1, (int)i);
+            m = lua_tostring(L, -1);
+            if (m != NULL && strcmp(m, "session_id") == 0)
+                o.mechanisms |= 1;
+            else if (m != NULL && strcmp(m, "ticket_tls12") == 0)
+                o.mechanisms |= 2;
+            else if (m != NULL && strcmp(m, "tls13") == 0)
+                o.mechanisms |= 4;
+            else
+                return luaL_error(L, "bad mechanism (session_id, "
+                                     "ticket_tls12 or tls13)");
+            lua_pop(L, 1);
+        }
+    }
+    lua_getfield(L, 3, "ips");                  /* {"10.0.0.1", ...} */
+    if (!lua_isnil(L, -1)) {
+        luaL_checktype(L, -1, LUA_TTABLE);
+        n = compat_rawlen(L, -1);
+        if (n > TLSR_PROBE_MAX_ADDRS)
+            return luaL_error(L, "more than 16 addresses");
+        for (i = 0; i < n; i++) {
+            lua_rawgeti(L, -1, (int)i + 1);
+            if (lua_type(L, -1) != LUA_TSTRING)
+                return luaL_error(L, "bad option 'ips' (strings expected)");
+            ips[i] = lua_tostring(L, -1);
+            lua_pop(L, 1);      /* still referenced by the ips table */
+        }
+        o.ips = ips;
+        o.n_ips = n;
+    }
+    pr = tlsr_probe_run(&o, &err);
+    if (pr == NULL) {
+        lua_pushnil(L);
+        lua_pushstring(L, err.msg);
+        lua_pushinteger(L, err.code);
+        return 3;
+    }
+    if (tlsr_probe_json(pr, NULL, &len, &err) != 0
+        || (buf = malloc(len + 1)) == NULL) {
+        tlsr_probe_free(pr);
+        lua_pushnil(L);
+        lua_pushstring(L, "out of memory");
+        lua_pushinteger(L, TLSR_ENOMEM);
+        return 3;
+    }
+    len += 1;
+    tlsr_probe_json(pr, buf, &len, &err);
+    luaL_buffinit(L, &b);
+    luaL_addlstring(&b, buf, len);
+    free(buf);
+    luaL_pushresult(&b);
+    lua_pushinteger(L, tlsr_probe_exit_status(pr));
+    tlsr_probe_free(pr);
+    return 2;
+}
+/* ---- end probe ----------------------------------------------------------- */
 
 static const luaL_Reg session_methods[] = {
     {"serialize", l_serialize},
@@ -1059,6 +1213,8 @@ static const luaL_Reg functions[] = {
     {"write_private", l_write_private},
     {"read_private", l_read_private},
     {"error_name", l_error_name},
+    {"probe", l_probe},             /* issue 11 */
+    RING_FUNCTIONS
     {NULL, NULL}
 };
 
@@ -1095,6 +1251,7 @@ int luaopen_tlsresume_core(lua_State *L)
     new_class(L, SESSION_MT, session_methods, session_free, session_tostring);
     new_class(L, STORE_MT, store_methods, store_free, NULL);
     new_class(L, CODEC_MT, codec_methods, codec_free, NULL);
+    new_class(L, RING_MT, ring_methods, ring_free, ring_tostring);
     luaL_newmetatable(L, KEYS_MT);
     lua_pushcfunction(L, keys_free);
     lua_setfield(L, -2, "__gc");
@@ -1106,7 +1263,7 @@ int luaopen_tlsresume_core(lua_State *L)
     lua_pushnumber(L, (lua_Number)tlsr_openssl_version_num());
     lua_setfield(L, -2, "openssl_version_num");
     lua_newtable(L);
-    for (c = TLSR_OK; c >= TLSR_ETRUST; c--)
+    for (c = TLSR_OK; c >= TLSR_ECONNECT; c--)
         set_code(L, c);
     lua_setfield(L, -2, "codes");
     return 1;

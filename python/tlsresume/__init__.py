@@ -30,6 +30,9 @@ from ._redis import RedisStore  # noqa: E402
 from ._attach import (attach, client_context, detach, flush,  # noqa: E402
                       set_peer)
 from ._requests import requests_session  # noqa: E402
+from ._probe import ProbeReport, probe  # noqa: E402
+from ._ring import RingKey, TicketKeyRing  # noqa: E402
+from . import server  # noqa: E402,F401
 
 __version__ = _core.versions()[0]
 
@@ -42,8 +45,7 @@ for _c in range(0, -64, -1):
     codes[_n] = _c
 del _c, _n
 
-__all__ = ["Error", "RedisStore", "SessionInfo", "SessionStore",
-           "StoreEntry", "attach", "client_context", "codes", "detach",
-           "dumps", "flush", "inspect", "loads", "requests_session",
-           "set_peer", "ticket"]
-
+__all__ = ["Error", "ProbeReport", "RedisStore", "RingKey", "SessionInfo",
+           "SessionStore", "StoreEntry", "TicketKeyRing", "attach",
+           "client_context", "codes", "detach", "dumps", "flush", "inspect",
+           "loads", "probe", "requests_session", "set_peer", "ticket"]

@@ -4,6 +4,8 @@ from typing import Any, Dict, Iterator, List, Literal, Optional, Union
 
 import requests
 
+from . import server as server
+
 _Bytes = Union[bytes, bytearray, memoryview]
 
 __version__: str
@@ -122,3 +124,72 @@ def requests_session(store: SessionStore,
                      scope: str = ...) -> "requests.Session": ...
 def set_peer(sslobject: ssl.SSLObject, port: int,
              host: Optional[str] = ...) -> None: ...
+
+# ---- probe (issue 11) ----------------------------------------------------
+class ProbeReport:
+    schema: str
+    target: Dict[str, Any]
+    addresses: List[str]
+    tries: int
+    versions: Dict[str, Optional[bool]]
+    session_id: Optional[Dict[str, Any]]
+    ticket_tls12: Optional[Dict[str, Any]]
+    tls13: Optional[Dict[str, Any]]
+    tickets_per_connection: Dict[str, List[int]]
+    ticket_lifetime_hint: Dict[str, List[int]]
+    ticket_key_names: Dict[str, Any]
+    early_data: Dict[str, Any]
+    cross_address: Optional[Dict[str, List[List[Optional[bool]]]]]
+    connections: List[Dict[str, Any]]
+    notes: List[str]
+    warnings: List[str]
+    failures: List[str]
+    verdict: str
+    exit_status: int
+    watch: Optional[List[Dict[str, Any]]]
+    @classmethod
+    def from_json(cls, text: Union[str, bytes]) -> "ProbeReport": ...
+    def as_dict(self) -> Dict[str, Any]: ...
+    def to_json(self, indent: Optional[int] = ...) -> str: ...
+    @property
+    def resumes(self) -> bool: ...
+def probe(host: str, port: int = ..., *, sni: Optional[str] = ...,
+          ips: Union[str, List[str], tuple] = ..., all_ips: bool = ...,
+          tries: int = ..., tls: Optional[Literal["1.2", "1.3"]] = ...,
+          mechanisms: Optional[List[str]] = ..., early_data: bool = ...,
+          request: Union[None, str, bytes] = ..., timeout: float = ...,
+          insecure: bool = ..., cafile: Optional[str] = ...,
+          watch: Optional[float] = ..., count: int = ...) -> ProbeReport: ...
+
+class RingKey:
+    name: bytes
+    role: str
+    start: int
+    end: int
+    expires: int
+
+class TicketKeyRing:
+    def __init__(self, path: Union[str, bytes, PathLike[str]]) -> None: ...
+    @classmethod
+    def init(cls, path: Union[str, bytes, PathLike[str]], *,
+             period: int = ..., keep: int = ...,
+             format: Literal["nginx80", "openssl80", "nginx48",
+                             "node48"] = ...) -> "TicketKeyRing": ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def period(self) -> int: ...
+    @property
+    def keep(self) -> int: ...
+    @property
+    def aes256(self) -> bool: ...
+    def keys(self, now: Optional[int] = ...) -> List[RingKey]: ...
+    def encrypting(self, now: Optional[int] = ...) -> Optional[bytes]: ...
+    def rotate(self, force: bool = ..., now: Optional[int] = ...) -> bool: ...
+    def reload(self) -> None: ...
+    def export(self, format: Literal["nginx80", "nginx48", "haproxy",
+                                     "node48"],
+               out_dir: Union[str, PathLike[str]],
+               now: Optional[int] = ...) -> int: ...
+    def status(self, clear: bool = ...) -> Dict[str, Any]: ...
+    def decrypt(self, ticket: _Bytes) -> Dict[str, Any]: ...

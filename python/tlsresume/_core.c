@@ -1638,7 +1638,85 @@ static PyObject *core_attach_offer(PyObject *m, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* ---- probe (issue 11): runs without the GIL ------------------------------ */
+
+/* probe(host, port, sni, ips, all_ips, tries, versions, mechanisms,
+ *       early_data, request, timeout_ms, insecure, cafile) -> (json, exit) */
+static PyObject *core_probe(PyObject *m, PyObject *args)
+{
+    core_state *st = get_state(m);
+    struct tlsr_probe_opts o;
+    struct tlsr_error err = { 0, "" };
+    struct tlsr_probe *pr;
+    const char *host, *sni, *cafile;
+    const char *ipv[TLSR_PROBE_MAX_ADDRS];
+    PyObject *ips, *request, *out = NULL, *item;
+    Py_ssize_t i, n;
+    char *buf;
+    size_t len = 0;
+    int status, rc;
+
+    tlsr_probe_opts_init(&o);
+    if (!PyArg_ParseTuple(args, "sizOpiiipOipz:probe", &host, &o.port, &sni,
+                          &ips, &o.all_ips, &o.tries, &o.versions,
+                          &o.mechanisms, &o.early_data, &request,
+                          &o.timeout_ms, &o.insecure, &cafile))
+        return NULL;
+    if (!PyTuple_Check(ips))
+        return PyErr_Format(PyExc_TypeError, "ips must be a tuple");
+    n = PyTuple_GET_SIZE(ips);
+    if (n > TLSR_PROBE_MAX_ADDRS)
+        return raise_code(st, TLSR_EINVAL, "more than 16 addresses");
+    for (i = 0; i < n; i++) {
+        item = PyTuple_GET_ITEM(ips, i);
+        if (!PyUnicode_Check(item))
+            return PyErr_Format(PyExc_TypeError, "addresses must be str");
+        if ((ipv[i] = PyUnicode_AsUTF8(item)) == NULL)
+            return NULL;
+    }
+    o.host = host;
+    o.sni = sni;
+    o.ips = n > 0 ? ipv : NULL;
+    o.n_ips = (size_t)n;
+    o.cafile = cafile;
+    if (request != Py_None) {
+        if (!PyBytes_Check(request))
+            return PyErr_Format(PyExc_TypeError, "request must be bytes");
+        o.request = (const uint8_t *)PyBytes_AS_STRING(request);
+        o.request_len = (size_t)PyBytes_GET_SIZE(request);
+    }
+    /* args keeps every string above alive while the GIL is released. */
+    Py_BEGIN_ALLOW_THREADS
+    pr = tlsr_probe_run(&o, &err);
+    rc = pr != NULL ? tlsr_probe_json(pr, NULL, &len, &err) : -1;
+    Py_END_ALLOW_THREADS
+    if (pr == NULL) {
+        if (PyErr_CheckSignals() < 0)
+            return NULL;            /* Ctrl-C: KeyboardInterrupt */
+        return raise_err(st, &err);
+    }
+    if (rc != 0 || (buf = PyMem_Malloc(len + 1)) == NULL) {
+        tlsr_probe_free(pr);
+        return rc != 0 ? raise_err(st, &err) : PyErr_NoMemory();
+    }
+    len += 1;
+    if (tlsr_probe_json(pr, buf, &len, &err) == 0) {
+        status = tlsr_probe_exit_status(pr);
+        out = Py_BuildValue("(s#i)", buf, (Py_ssize_t)len, status);
+    } else {
+        raise_err(st, &err);
+    }
+    PyMem_Free(buf);
+    tlsr_probe_free(pr);
+    return out;
+}
+/* ---- end probe ----------------------------------------------------------- */
+
+/* Ticket key rings (server side): their own file, same helpers. */
+#include "_core_ring.c"
+
 static PyMethodDef core_methods[] = {
+    RING_CORE_METHODS
     {"dumps", core_dumps, METH_VARARGS, NULL},
     {"loads", core_loads, METH_VARARGS, NULL},
     {"inspect", core_inspect, METH_O, NULL},
@@ -1651,6 +1729,7 @@ static PyMethodDef core_methods[] = {
     {"attach_connection", core_attach_connection, METH_VARARGS, NULL},
     {"entry_key", core_entry_key, METH_VARARGS, NULL},
     {"attach_offer", core_attach_offer, METH_VARARGS, NULL},
+    {"probe", core_probe, METH_VARARGS, NULL},   /* issue 11 */
     {NULL, NULL, 0, NULL}
 };
 
@@ -1757,6 +1836,8 @@ static int core_exec(PyObject *m)
         Py_DECREF(store_type);
         return -1;
     }
+    if (ring_exec(m) < 0)
+        return -1;
 #define ADD_INT(name) \
     if (PyModule_AddIntConstant(m, #name, name) < 0) return -1
     ADD_INT(TLSR_FORMAT_DER);
@@ -1767,6 +1848,7 @@ static int core_exec(PyObject *m)
     ADD_INT(TLSR_ENOTFOUND);
     ADD_INT(TLSR_ENTRY_T12);
     ADD_INT(TLSR_ENTRY_T13);
+    ADD_INT(TLSR_ECONNECT);
 #undef ADD_INT
     return 0;
 }
