@@ -17,6 +17,7 @@
 #include <openssl/ssl.h>
 
 #include "internal.h"
+#include "peer.h"
 #include "trust.h"
 
 struct tlsr_attach {
@@ -158,6 +159,7 @@ static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
         return 0;
     /* While the SSL is at hand: what verified the server (csrc/trust.c). */
     tlsri_trust_capture(ssl, sess);
+    tlsri_peer_capture(ssl, sess);  /* after a lean restore (peer.c) */
     key = SSL_get_ex_data(ssl, ssl_index);
     if (key != NULL) {
         att = key->att;     /* the connection's own reference */

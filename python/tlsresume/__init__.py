@@ -27,6 +27,7 @@ from ._session import (Error, SessionInfo, dumps, inspect, loads,  # noqa: E402
 from ._store import SessionStore, StoreEntry  # noqa: E402
 from ._attach import attach, client_context, detach, set_peer  # noqa: E402
 from ._requests import requests_session  # noqa: E402
+from ._early import early_data_status, send_early  # noqa: E402
 
 __version__ = _core.versions()[0]
 
@@ -40,5 +41,6 @@ for _c in range(0, -64, -1):
 del _c, _n
 
 __all__ = ["Error", "SessionInfo", "SessionStore", "StoreEntry", "attach",
-           "client_context", "codes", "detach", "dumps", "inspect", "loads",
-           "requests_session", "set_peer", "ticket"]
+           "client_context", "codes", "detach", "dumps", "early_data_status",
+           "inspect", "loads", "requests_session", "send_early", "set_peer",
+           "ticket"]

@@ -13,6 +13,7 @@ import sys
 import warnings
 
 from . import _core
+from . import _early
 from ._session import _check_context, _error
 from ._store import SessionStore
 
@@ -20,13 +21,17 @@ _ATTR = "_tlsresume_attached"
 
 
 class _Attached:
-    __slots__ = ("store", "scope", "socket_base", "object_base")
+    __slots__ = ("store", "scope", "socket_base", "object_base",
+                 "early_data", "alpn")
 
-    def __init__(self, store, scope, socket_base, object_base):
+    def __init__(self, store, scope, socket_base, object_base,
+                 early_data=False):
         self.store = store
         self.scope = scope
         self.socket_base = socket_base
         self.object_base = object_base
+        self.early_data = early_data
+        self.alpn = None        # set_alpn_protocols() after attach (_early)
 
 
 def _prepare(conn, sslobj, host, port, offered):
@@ -41,6 +46,9 @@ def _prepare(conn, sslobj, host, port, offered):
         if not offered:
             sess = att.store.take(host, port, conn.context, scope=att.scope)
             if sess is not None:
+                # CPython's setter copies the session, and a lean
+                # restore's certificate bytes with it: keep them first.
+                _core.keep_peer(sslobj, sess)
                 sslobj.session = sess
     except (ValueError, RuntimeError) as e:     # Error is a ValueError
         warnings.warn("tlsresume: not resuming %s:%d: %s" % (host, port, e),
@@ -72,6 +80,10 @@ class _ResumingSocketMixin:
     peer port, known once the socket is connected."""
 
     def do_handshake(self, *args, **kw):
+        self._tlsr_prepare()
+        return super().do_handshake(*args, **kw)
+
+    def _tlsr_prepare(self):
         if not getattr(self, "_tlsr_ready", False) and self._sslobj:
             self._tlsr_ready = True
             try:
@@ -85,7 +97,6 @@ class _ResumingSocketMixin:
                 _prepare(self, self._sslobj,
                          self.server_hostname or addr[0], addr[1],
                          self._session is not None)
-        return super().do_handshake(*args, **kw)
 
 
 def _inet_peer(addr):
@@ -252,19 +263,26 @@ def set_peer(sslobject, port, host=None):
     sslobject._tlsr_peer = (host, port)
 
 
-def attach(context, store, *, scope=""):
+def attach(context, store, *, scope="", early_data=False):
     """Make every client connection made with context resume from store and
     save new sessions into it.  Returns context.  Attaching a context that
     is already attached to another store (or scope) is refused: detach()
-    it first; the same store and scope again is a no-op."""
+    it first; the same store and scope again is a no-op.
+
+    early_data=True: on TLS 1.3, a request safe to replay (GET, HEAD or
+    OPTIONS without a body) goes out with the ClientHello when the stored
+    session allows early data (see tlsresume._early and the README)."""
     _check_context(context)
     if not isinstance(store, SessionStore):
         raise TypeError("store must be a tlsresume.SessionStore")
     if not isinstance(scope, str):
         raise TypeError("scope must be a str, not %s" % type(scope).__name__)
+    if not isinstance(early_data, bool):
+        raise TypeError("early_data must be a bool")
     old = getattr(context, _ATTR, None)
     if old is not None:
-        if old.store is store and old.scope == scope:
+        if (old.store is store and old.scope == scope
+                and old.early_data == early_data):
             return context
         raise _error(_core.TLSR_EINVAL, "this context is already attached to "
                      "%r (scope %r): detach() it first" % (old.store,
@@ -272,12 +290,31 @@ def attach(context, store, *, scope=""):
     sock_base = context.sslsocket_class
     obj_base = context.sslobject_class
     store._store.attach_context(context)
-    setattr(context, _ATTR, _Attached(store, scope, sock_base, obj_base))
+    att = _Attached(store, scope, sock_base, obj_base, early_data)
+    setattr(context, _ATTR, att)
+    _track_alpn(context, att)
     context.sslsocket_class = type(
-        "Resuming" + sock_base.__name__, (_ResumingSocketMixin, sock_base), {})
+        "Resuming" + sock_base.__name__,
+        (_ResumingSocketMixin, _early.EarlySocketMixin, sock_base), {})
     context.sslobject_class = type(
-        "Resuming" + obj_base.__name__, (_ResumingObjectMixin, obj_base), {})
+        "Resuming" + obj_base.__name__,
+        (_ResumingObjectMixin, _early.EarlyObjectMixin, obj_base), {})
     return context
+
+
+def _track_alpn(context, att):
+    """Early data must offer the session's ALPN protocol (else OpenSSL
+    aborts the handshake), and CPython cannot tell a context's list: note
+    what set_alpn_protocols() sets from now on (httpx and urllib3 set it
+    for every connection).  Set before attach(): unknown, and a session
+    with ALPN is then not used for early data."""
+    setter = type(context).set_alpn_protocols.__get__(context)
+
+    def set_alpn_protocols(alpn_protocols):
+        setter(alpn_protocols)
+        att.alpn = list(alpn_protocols)
+
+    context.set_alpn_protocols = set_alpn_protocols
 
 
 def detach(context):
@@ -286,11 +323,13 @@ def detach(context):
     if att is None:
         return
     _core.detach_context(context)
+    context.__dict__.pop("set_alpn_protocols", None)
     context.sslsocket_class = att.socket_base
     context.sslobject_class = att.object_base
     delattr(context, _ATTR)
 
 
-def client_context(store, *, scope="", **kw):
+def client_context(store, *, scope="", early_data=False, **kw):
     """ssl.create_default_context(**kw), attached to store."""
-    return attach(ssl.create_default_context(**kw), store, scope=scope)
+    return attach(ssl.create_default_context(**kw), store, scope=scope,
+                  early_data=early_data)
