@@ -13,6 +13,8 @@ int tlsri_session_verify_ok(const SSL_SESSION *sess);
 /* Attach to sess (a new session of ssl) the record of what verified it,
  * unless it inherited one; failures leave it without (unverified). */
 void tlsri_trust_capture(const SSL *ssl, SSL_SESSION *sess);
+/* Keep sess's record on ssl, for a binding that sets a copy of sess. */
+int tlsri_trust_keep_ssl(SSL *ssl, const SSL_SESSION *sess);
 /* tlsr_trust_check for a session's own record; a session with none
  * passes only on its own verify result. */
 int tlsri_trust_check_session(const SSL_SESSION *sess,

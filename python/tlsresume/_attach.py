@@ -48,7 +48,7 @@ def _prepare(conn, sslobj, host, port, offered):
             if sess is not None:
                 # CPython's setter copies the session, and a lean
                 # restore's certificate bytes with it: keep them first.
-                _core.keep_peer(sslobj, sess)
+                _core.keep_session(sslobj, sess)
                 sslobj.session = sess
     except (ValueError, RuntimeError) as e:     # Error is a ValueError
         warnings.warn("tlsresume: not resuming %s:%d: %s" % (host, port, e),

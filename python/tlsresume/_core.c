@@ -1149,10 +1149,10 @@ static SSL *conn_ssl(core_state *st, PyObject *obj)
     return ssl;
 }
 
-/* keep_peer(sslobj, session): CPython's setter copies the session through
+/* keep_session(sslobj, session): CPython's setter copies the session through
  * i2d/d2i, dropping a lean restore's certificate bytes: keep them on the
  * SSL first. */
-static PyObject *core_keep_peer(PyObject *m, PyObject *args)
+static PyObject *core_keep_session(PyObject *m, PyObject *args)
 {
     core_state *st = get_state(m);
     struct tlsr_error err;
@@ -1160,11 +1160,11 @@ static PyObject *core_keep_peer(PyObject *m, PyObject *args)
     SSL_SESSION *sess;
     SSL *ssl;
 
-    if (!PyArg_ParseTuple(args, "OO:keep_peer", &obj, &sobj)
+    if (!PyArg_ParseTuple(args, "OO:keep_session", &obj, &sobj)
         || (ssl = conn_ssl(st, obj)) == NULL
         || (sess = session_ptr(st, sobj, NULL)) == NULL)
         return NULL;
-    if (tlsr_ssl_keep_peer(ssl, sess, &err) != 0)
+    if (tlsr_ssl_keep_session(ssl, sess, &err) != 0)
         return raise_err(st, &err);
     Py_RETURN_NONE;
 }
@@ -1260,7 +1260,7 @@ static PyMethodDef core_methods[] = {
     {"versions", core_versions, METH_NOARGS, NULL},
     {"detach_context", core_detach_context, METH_O, NULL},
     {"attach_connection", core_attach_connection, METH_VARARGS, NULL},
-    {"keep_peer", core_keep_peer, METH_VARARGS, NULL},
+    {"keep_session", core_keep_session, METH_VARARGS, NULL},
     {"peer_der", core_peer_der, METH_O, NULL},
     {"early_max", core_early_max, METH_VARARGS, NULL},
     {"write_early", core_write_early, METH_VARARGS, NULL},

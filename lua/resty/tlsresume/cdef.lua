@@ -93,12 +93,14 @@ int tlsr_session_get_peer_der(const struct ssl_session_st *sess,
                               uint8_t *buf, size_t *len,
                               struct tlsr_error *err);
 /*
- * Before SSL_set_session by a binding that sets a copy (CPython's setter
- * copies through i2d/d2i, which drops what a lean session keeps): keep
- * sess's certificate bytes on ssl.  tlsr_ssl_get_peer_der then answers
- * for a resumed connection, and sessions it receives keep the bytes.
+ * For a binding that sets a copy of sess on ssl (CPython's setter copies
+ * through i2d/d2i, dropping ex_data): keep on ssl what the copy loses, the
+ * trust record and a lean restore's certificate bytes.  Sessions a resumed
+ * connection receives then inherit both (else they would be saved as
+ * unverified, and refused by verifying contexts), and
+ * tlsr_ssl_get_peer_der answers.
  */
-int tlsr_ssl_keep_peer(struct ssl_st *ssl, const struct ssl_session_st *sess,
+int tlsr_ssl_keep_session(struct ssl_st *ssl, const struct ssl_session_st *sess,
                        struct tlsr_error *err);
 /* 1 if SSL_get_app_data(ssl) is app_data (a binding that found ssl by
  * layout checks it so), else 0. */
