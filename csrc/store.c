@@ -599,6 +599,19 @@ static SSL_SESSION *fetch(struct tlsr_store *st, const char *host, int port,
     return NULL;
 }
 
+TLSR_EXPORT int tlsr_store_set_restore_lean(struct tlsr_store *st, int lean)
+{
+    if (st == NULL)
+        return TLSR_EINVAL;
+    pthread_mutex_lock(&st->lock);
+    if (lean)
+        st->flags |= TLSR_STORE_RESTORE_LEAN;
+    else
+        st->flags &= ~(uint32_t)TLSR_STORE_RESTORE_LEAN;
+    pthread_mutex_unlock(&st->lock);
+    return TLSR_OK;
+}
+
 TLSR_EXPORT SSL_SESSION *tlsr_store_get(struct tlsr_store *st,
                                         const char *host, int port,
                                         const char *context,

@@ -44,7 +44,9 @@ def _prepare(conn, sslobj, host, port, offered):
     try:
         _core.attach_connection(sslobj, host, port, att.scope)
         if not offered:
-            sess = att.store.take(host, port, conn.context, scope=att.scope)
+            # Lean: the certificate stays bytes (kept on the connection
+            # below, decoded if getpeercert() asks): most of a restore's CPU.
+            sess = att.store._take_lean(host, port, conn.context, att.scope)
             if sess is not None:
                 # CPython's setter copies the session, and a lean
                 # restore's certificate bytes with it: keep them first.

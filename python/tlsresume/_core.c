@@ -650,6 +650,7 @@ typedef struct {
     /* close() while calls run without the GIL: the last one frees it. */
     struct tlsr_attach *closing;
     int busy;
+    int restore_lean;   /* attach() restores lean (not decode_peer) */
 } StoreObject;
 
 static int store_ok(StoreObject *self)
@@ -724,8 +725,7 @@ static int store_init(StoreObject *self, PyObject *args, PyObject *kw)
     }
     if (lean)
         opts.flags |= TLSR_STORE_LEAN;
-    if (!decode_peer)
-        opts.flags |= TLSR_STORE_RESTORE_LEAN;
+    self->restore_lean = !decode_peer;
     Py_BEGIN_ALLOW_THREADS
     store = tlsr_store_open(PyBytes_AS_STRING(path), &opts, &err);
     Py_END_ALLOW_THREADS
@@ -855,7 +855,9 @@ static PyObject *store_put(StoreObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* get(host, port, context, ctx, take): SSLSession or None. */
+/* get(host, port, context, ctx, take, lean=False): SSLSession or None;
+ * lean: no certificate decode (attach(), which keeps its bytes on the
+ * connection), unless the store was opened with decode_peer. */
 static PyObject *store_get(StoreObject *self, PyObject *args)
 {
     core_state *st = get_state(self->module);
@@ -867,10 +869,10 @@ static PyObject *store_get(StoreObject *self, PyObject *args)
     struct tlsr_trust policy;
     struct tlsr_attach *att;
     struct tlsr_store *store;
-    int port, take;
+    int port, take, lean = 0;
 
-    if (!PyArg_ParseTuple(args, "sisOp:get", &host, &port, &context, &ctx,
-                          &take))
+    if (!PyArg_ParseTuple(args, "sisOp|p:get", &host, &port, &context, &ctx,
+                          &take, &lean))
         return NULL;
     if (check_client_context(st, ctx) < 0
         || (sctx = context_policy(st, ctx, host, &policy)) == NULL
@@ -879,6 +881,7 @@ static PyObject *store_get(StoreObject *self, PyObject *args)
     /* ctx stays alive (the caller's reference) while the GIL is released. */
     Py_BEGIN_ALLOW_THREADS
     store = tlsr_attach_lock(att);
+    tlsr_store_set_restore_lean(store, lean && self->restore_lean);
     sess = take ? tlsr_store_take(store, host, port, context, &policy, sctx,
                                   &err)
                 : tlsr_store_get(store, host, port, context, &policy, sctx,

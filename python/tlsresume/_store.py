@@ -105,6 +105,12 @@ class SessionStore:
         ctx = self._ctx(context)
         return self._store.get(host, port, scope, ctx, True)
 
+    def _take_lean(self, host, port, context, scope):
+        """take() for attach(): the certificate is not decoded."""
+        _check_key(host, port, scope)
+        return self._store.get(host, port, scope, self._ctx(context), True,
+                               True)
+
     def remove(self, host, port, *, scope=""):
         """Remove every entry for the key; returns how many."""
         _check_key(host, port, scope)

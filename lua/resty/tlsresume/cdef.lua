@@ -384,6 +384,9 @@ struct ssl_session_st *tlsr_store_take(struct tlsr_store *store,
                                        const struct tlsr_trust *policy,
                                        const struct ssl_ctx_st *ctx,
                                        struct tlsr_error *err);
+/* Switch TLSR_STORE_RESTORE_LEAN for the calls that follow (a binding
+ * that restores lean for some callers only; serialize with them). */
+int tlsr_store_set_restore_lean(struct tlsr_store *store, int lean);
 /* Remove every entry for the key; returns the number removed. */
 int tlsr_store_remove(struct tlsr_store *store, const char *host, int port,
                       const char *context, struct tlsr_error *err);

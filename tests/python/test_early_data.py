@@ -1,0 +1,228 @@
+"""TLS 1.3 early data (attach(..., early_data=True)) and lean restores,
+judged by the servers: nginx reports $ssl_early_data in a response header
+and logs every request it served; openssl s_server -early_data prints
+what arrived early."""
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import time
+
+import pytest
+
+import tlsresume
+from conftest import HELPERS
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+pytestmark = pytest.mark.skipif(not os.path.exists(NGINX),
+                                reason="nginx not installed")
+
+CONF = """
+{user}
+worker_processes 1;
+daemon off;
+master_process off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log info;
+events {{ worker_connections 32; }}
+http {{
+    log_format early "$request_method $ssl_early_data $ssl_session_reused";
+    access_log {dir}/access.log early;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_ticket_key {dir}/ticket.key;
+        ssl_early_data {early};
+        location / {{
+            add_header X-Early "$ssl_early_data" always;
+            return 200 "early=$ssl_early_data reused=$ssl_session_reused\\n";
+        }}
+    }}
+}}
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Nginx:
+    def __init__(self, d, certs, port, early):
+        cert, key = certs
+        self.dir, self.port = d, port
+        if not os.path.exists(d / "ticket.key"):
+            (d / "ticket.key").write_bytes(os.urandom(80))
+        (d / "access.log").write_text("")
+        (d / "nginx.conf").write_text(CONF.format(
+            user="user root;" if os.getuid() == 0 else "", dir=d, port=port,
+            cert=cert, key=key, early="on" if early else "off"))
+        self.proc = subprocess.Popen(
+            [NGINX, "-p", str(d), "-c", str(d / "nginx.conf"), "-e",
+             str(d / "error.log")], stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError((d / "error.log").read_text())
+
+    def log(self):
+        return (self.dir / "access.log").read_text().split("\n")[:-1]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        self.proc.wait(10)
+
+
+@pytest.fixture
+def nginx(tmp_path, certs):
+    started = []
+
+    def start(early=True, port=None):
+        n = Nginx(tmp_path, certs, port or free_port(), early)
+        started.append(n)
+        return n
+    yield start
+    for n in started:
+        n.stop()
+
+
+def fetch(lib, port, ca, store, method="GET"):
+    r = subprocess.run([sys.executable, str(HELPERS / "early_client.py"),
+                        lib, "https://localhost:%d/" % port, str(ca),
+                        str(store), method],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+@pytest.mark.parametrize("lib", ["http.client", "requests", "httpx",
+                                 "httpx-async"])
+def test_get_goes_early_from_the_second_process(lib, nginx, certs, tmp_path):
+    pytest.importorskip("httpx" if lib.startswith("httpx") else "ssl")
+    pytest.importorskip("requests" if lib == "requests" else "ssl")
+    srv = nginx()
+    store = tmp_path / "store"
+    first = fetch(lib, srv.port, certs[0], store)
+    assert first["status"] == 200 and not first["early"]
+    for _ in range(2):
+        r = fetch(lib, srv.port, certs[0], store)
+        assert r["status"] == 200
+        assert r["early"] == "1", r            # the server's word
+    assert srv.log() == ["GET - .", "GET 1 r", "GET 1 r"]
+
+
+def test_post_never_goes_early(nginx, certs, tmp_path):
+    srv = nginx()
+    store = tmp_path / "store"
+    fetch("http.client", srv.port, certs[0], store)
+    for lib in ("http.client", "httpx"):
+        r = fetch(lib, srv.port, certs[0], store, "POST")
+        assert r["status"] == 200 and not r["early"]
+    assert srv.log() == ["GET - .", "POST - r", "POST - r"]
+
+
+def test_rejected_early_data_is_sent_again_once(nginx, certs, tmp_path):
+    # The ticket allows early data; the server restarted with it off (same
+    # ticket key) resumes the session and rejects the early data.
+    srv = nginx()
+    store = tmp_path / "store"
+    fetch("http.client", srv.port, certs[0], store)
+    srv.stop()
+    srv = nginx(early=False, port=srv.port)
+    r = fetch("http.client", srv.port, certs[0], store)
+    assert r["status"] == 200 and not r["early"]
+    assert r["body"] == "early= reused=r\n"
+    assert srv.log() == ["GET - r"]       # reached the server once
+
+
+def test_session_without_early_data_sends_nothing_early(nginx, certs,
+                                                        tmp_path):
+    srv = nginx(early=False)
+    store = tmp_path / "store"
+    for lib in ("http.client", "httpx", "http.client"):
+        r = fetch(lib, srv.port, certs[0], store)
+        assert r["status"] == 200 and not r["early"]
+    assert srv.log() == ["GET - .", "GET - r", "GET - r"]
+
+
+def test_getpeercert_after_lean_resumption_equals_full(nginx, certs,
+                                                       tmp_path):
+    srv = nginx()
+    store = tmp_path / "store"
+    full = fetch("http.client", srv.port, certs[0], store)
+    resumed = fetch("http.client", srv.port, certs[0], store)
+    assert resumed["early"] == "1"          # resumed, from a lean restore
+    assert resumed["peercert"] == full["peercert"]
+    assert resumed["peercert_der"] == full["peercert_der"]
+    assert full["peercert"]["subject"] == [[["commonName", "localhost"]]]
+
+
+def test_send_early_with_s_server(start_server, certs, tmp_path):
+    cert, key = certs
+    srv = start_server(["openssl", "s_server", "-accept", "127.0.0.1:0",
+                        "-cert", str(cert), "-key", str(key), "-tls1_3",
+                        "-early_data"], r"ACCEPT 127\.0\.0\.1:(\d+)")
+    code = r"""
+import socket, ssl, sys, tlsresume
+port, ca, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = tlsresume.attach(ssl.create_default_context(cafile=ca),
+                       tlsresume.SessionStore(path))
+raw = socket.create_connection(("127.0.0.1", port))
+s = ctx.wrap_socket(raw, server_hostname="localhost",
+                    do_handshake_on_connect=False)
+print(tlsresume.send_early(s, b"hello early\n"))
+s.settimeout(0.5)       # s_server answers nothing: read only the tickets
+try:
+    s.recv(100)
+except TimeoutError:
+    pass
+# A clean close: s_server drops the session of a connection that ends
+# without close_notify, and its anti-replay then rejects the ticket.
+s.unwrap()
+s.close()
+"""
+    outs = []
+    for _ in range(2):
+        r = subprocess.run([sys.executable, "-c", code, str(srv.port),
+                            str(cert), str(tmp_path / "st")],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        outs.append(r.stdout.split("\n"))
+    assert outs[0][0] == "not sent" and outs[1][0] == "accepted"
+    for _ in range(50):
+        if "Early data received" in srv.output():
+            break
+        time.sleep(0.1)
+    assert "hello early" in srv.output()
+    assert "Early data received" in srv.output()
+
+
+def test_replay_safe_requests():
+    from tlsresume._early import replay_safe
+    assert replay_safe(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert replay_safe(b"HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert replay_safe(b"OPTIONS * HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+    assert not replay_safe(b"POST / HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert not replay_safe(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nbody")
+    assert not replay_safe(b"GET / HTTP/1.1\r\nContent-Length: 3\r\n\r\n")
+    assert not replay_safe(b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked"
+                           b"\r\n\r\n")
+    assert not replay_safe(b"GET / HTTP/1.1\r\nHost: a\r\n")
+    assert not replay_safe(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
