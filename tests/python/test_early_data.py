@@ -226,3 +226,39 @@ def test_replay_safe_requests():
                            b"\r\n\r\n")
     assert not replay_safe(b"GET / HTTP/1.1\r\nHost: a\r\n")
     assert not replay_safe(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+
+
+def test_regression_resumed_tickets_keep_certificate_and_trust(
+        s_server, certs, tmp_path):
+    # CPython's session setter copies the session through i2d/d2i: the
+    # tickets a resumed connection received were saved without the trust
+    # record (refused from then on by verifying contexts) and, after a lean
+    # restore, without the certificate.  Four processes: all but the first
+    # resume, and every entry keeps the certificate.
+    from test_trust import trust_client
+    srv = s_server("tls13")
+    store = tmp_path / "store"
+    runs = [trust_client(srv.port, store, "ca", certs[0]) for _ in range(4)]
+    assert [r["server_reused"] for r in runs] == [False, True, True, True]
+    entries = list(tlsresume.SessionStore(store))
+    assert entries and all(e.info.has_peer for e in entries)
+
+
+def test_regression_lean_restore_keeps_the_trust_rule(s_server, certs,
+                                                      tmp_path):
+    # The rule reads the record's anchor, never the certificate: a lean
+    # restore is refused under a context that does not trust the anchor.
+    from test_trust import trust_client
+    srv = s_server("tls13")
+    store = tmp_path / "store"
+    assert trust_client(srv.port, store, "ca", certs[0])["ok"]
+    other = tmp_path / "other.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                    "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(tmp_path / "other.key"), "-out",
+                    str(other), "-days", "1", "-subj", "/CN=other"],
+                   check=True, capture_output=True)
+    refused = trust_client(srv.port, store, "ca", other)
+    assert refused["ok"] is False          # no resumption, then no trust
+    ok = trust_client(srv.port, store, "ca", certs[0])
+    assert ok["reused"] is True and ok["server_reused"] is True
