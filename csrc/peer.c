@@ -18,7 +18,6 @@
 
 #include "internal.h"
 #include "peer.h"
-#include "trust.h"
 
 struct kept {
     size_t len;
@@ -108,7 +107,7 @@ void tlsri_peer_capture(const SSL *ssl, SSL_SESSION *sess)
     tlsri_peer_keep(sess, k->der, k->len);
 }
 
-TLSR_EXPORT int tlsr_ssl_keep_session(struct ssl_st *ssl,
+TLSR_EXPORT int tlsr_ssl_keep_peer(struct ssl_st *ssl,
                                    const struct ssl_session_st *sess,
                                    struct tlsr_error *err)
 {
@@ -129,8 +128,6 @@ TLSR_EXPORT int tlsr_ssl_keep_session(struct ssl_st *ssl,
         free(k);
         return tlsri_error_set(err, TLSR_ESSL, "cannot set ex_data");
     }
-    if (tlsri_trust_keep_ssl(ssl, sess) != 0)
-        return tlsri_error_set(err, TLSR_ENOMEM, "cannot keep trust record");
     return TLSR_OK;
 }
 

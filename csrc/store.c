@@ -191,6 +191,60 @@ TLSR_EXPORT struct tlsr_store *tlsr_store_open(
     return st;
 }
 
+struct tlsr_store *tlsri_store_dup(const struct tlsr_store *src,
+                                   struct tlsr_error *err)
+{
+    struct tlsr_store *st;
+    int fd;
+
+    if (src == NULL) {
+        tlsri_error_set(err, TLSR_EINVAL, "store is NULL");
+        return NULL;
+    }
+    fd = fcntl(src->dirfd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        tlsri_error_set(err, TLSR_EIO, "cannot duplicate the store's "
+                        "descriptor: %s", strerror(errno));
+        return NULL;
+    }
+    st = OPENSSL_zalloc(sizeof(*st));
+    if (st == NULL
+        || (st->sess_cache = OPENSSL_zalloc(TLSRI_SESS_SLOTS
+                                            * sizeof(*st->sess_cache))) == NULL
+        || (st->dir_cache = OPENSSL_zalloc(TLSRI_DIR_SLOTS
+                                           * sizeof(*st->dir_cache))) == NULL
+        || pthread_mutex_init(&st->lock, NULL) != 0) {
+        if (st != NULL)
+            tlsri_cache_free(st);
+        OPENSSL_free(st);
+        close(fd);
+        tlsri_error_set(err, TLSR_ENOMEM, "out of memory");
+        return NULL;
+    }
+    st->dirfd = fd;
+    st->max_tickets = src->max_tickets;
+    st->max_entries = src->max_entries;
+    st->max_lifetime = src->max_lifetime;
+    st->flags = src->flags;
+    st->sealed = src->sealed;
+    memcpy(st->seal_key, src->seal_key, sizeof(st->seal_key));
+    memcpy(st->key_id, src->key_id, sizeof(st->key_id));
+    tlsri_error_clear(err);
+    return st;
+}
+
+int tlsri_store_same(const struct tlsr_store *a, const struct tlsr_store *b)
+{
+    struct stat sa, sb;
+
+    if (fstat(a->dirfd, &sa) != 0 || fstat(b->dirfd, &sb) != 0)
+        return 0;
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
+           && a->sealed == b->sealed && a->flags == b->flags
+           && a->max_lifetime == b->max_lifetime
+           && CRYPTO_memcmp(a->key_id, b->key_id, sizeof(a->key_id)) == 0;
+}
+
 TLSR_EXPORT void tlsr_store_free(struct tlsr_store *st)
 {
     if (st == NULL)
@@ -326,6 +380,20 @@ TLSR_EXPORT int tlsr_store_put(struct tlsr_store *st, const char *host,
                                SSL_SESSION *sess, struct tlsr_error *err)
 {
     struct tlsri_key key;
+    int rc;
+
+    if (st == NULL || sess == NULL)
+        return tlsri_error_set(err, TLSR_EINVAL, "store or session is NULL");
+    if ((rc = tlsri_key_init(&key, host, port, context, err)) != TLSR_OK)
+        return rc;
+    return tlsri_store_put_key(st, &key, sess, 1, NULL, err);
+}
+
+int tlsri_store_put_key(struct tlsr_store *st, const struct tlsri_key *kp,
+                        SSL_SESSION *sess, int evict, long long *count_out,
+                        struct tlsr_error *err)
+{
+    struct tlsri_key key = *kp;
     struct tlsri_name name;
     unsigned int idlen = 0;
     uint8_t *buf = NULL;
@@ -334,10 +402,6 @@ TLSR_EXPORT int tlsr_store_put(struct tlsr_store *st, const char *host,
     int kind, kfd = -1, rc, tries, removed;
     long long count;
 
-    if (st == NULL || sess == NULL)
-        return tlsri_error_set(err, TLSR_EINVAL, "store or session is NULL");
-    if ((rc = tlsri_key_init(&key, host, port, context, err)) != TLSR_OK)
-        return rc;
     /* Not SSL_SESSION_is_resumable(): a connection freed without
      * close_notify flags its session so in memory, yet the encoded session
      * resumes fine.  What resumes is a session id or a ticket. */
@@ -396,7 +460,9 @@ TLSR_EXPORT int tlsr_store_put(struct tlsr_store *st, const char *host,
     close(kfd);
     tlsri_dircache_drop(st, key.dir);
     count = tlsri_counter_add(st, 1 - removed);
-    if (count > (long long)st->max_entries)
+    if (count_out != NULL)
+        *count_out = count;
+    if (evict && count > (long long)st->max_entries)
         tlsri_maybe_evict(st, count);
     tlsri_error_clear(err);
     return TLSR_OK;
@@ -482,14 +548,7 @@ static SSL_SESSION *fetch(struct tlsr_store *st, const char *host, int port,
                           const struct tlsr_trust *policy, const SSL_CTX *ctx,
                           struct tlsr_error *err)
 {
-    struct tlsri_name cached[TLSRI_DIR_NAMES], *names = cached, *listed = NULL;
-    struct tlsr_error best = { 0, "" }, e;
     struct tlsri_key key;
-    struct stat sb;
-    size_t n = 0, i;
-    int ncached = 0, from_cache, kfd = -1, dropped = 0;
-    int64_t now = tlsri_now();
-    SSL_SESSION *out = NULL;
 
     if (st == NULL) {
         tlsri_error_set(err, TLSR_EINVAL, "store is NULL");
@@ -497,6 +556,24 @@ static SSL_SESSION *fetch(struct tlsr_store *st, const char *host, int port,
     }
     if (tlsri_key_init(&key, host, port, context, err) != TLSR_OK)
         return NULL;
+    return tlsri_store_fetch_key(st, &key, take, policy, ctx, err);
+}
+
+SSL_SESSION *tlsri_store_fetch_key(struct tlsr_store *st,
+                                   const struct tlsri_key *kp, int take,
+                                   const struct tlsr_trust *policy,
+                                   const SSL_CTX *ctx, struct tlsr_error *err)
+{
+    struct tlsri_name cached[TLSRI_DIR_NAMES], *names = cached, *listed = NULL;
+    struct tlsr_error best = { 0, "" }, e;
+    struct tlsri_key key = *kp;
+    struct stat sb;
+    size_t n = 0, i;
+    int ncached = 0, from_cache, kfd = -1, dropped = 0;
+    int64_t now = tlsri_now();
+    SSL_SESSION *out = NULL;
+    int port = key.port;
+
     if (fstatat(st->dirfd, key.dir, &sb, AT_SYMLINK_NOFOLLOW) != 0
         || !S_ISDIR(sb.st_mode)) {
         tlsri_error_set(err, TLSR_ENOTFOUND, "no entry for %s:%d", key.host,
@@ -636,15 +713,24 @@ TLSR_EXPORT int tlsr_store_remove(struct tlsr_store *st, const char *host,
                                   int port, const char *context,
                                   struct tlsr_error *err)
 {
-    struct tlsri_name *v;
     struct tlsri_key key;
-    size_t n, i;
-    int kfd, rc, removed = 0;
+    int rc;
 
     if (st == NULL)
         return tlsri_error_set(err, TLSR_EINVAL, "store is NULL");
     if ((rc = tlsri_key_init(&key, host, port, context, err)) != TLSR_OK)
         return rc;
+    return tlsri_store_remove_key(st, &key, err);
+}
+
+int tlsri_store_remove_key(struct tlsr_store *st, const struct tlsri_key *kp,
+                           struct tlsr_error *err)
+{
+    const struct tlsri_key key = *kp;
+    struct tlsri_name *v;
+    size_t n, i;
+    int kfd, removed = 0;
+
     kfd = open_key_dir(st, &key, 0);
     if (kfd < 0) {
         tlsri_error_clear(err);

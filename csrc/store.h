@@ -105,6 +105,13 @@ struct tlsri_entry_meta {
 /* ---- keys and names (store_key.c) ---- */
 int tlsri_key_init(struct tlsri_key *key, const char *host, int port,
                    const char *context, struct tlsr_error *err);
+/* A server cache's key (csrc/server_cache.c): host is the session id in
+ * hex, port 0 (which no client key can have: tlsri_key_init refuses it),
+ * context "server:" + scope.  Client APIs never reach these entries and
+ * the server cache never reaches a client's. */
+int tlsri_key_init_server(struct tlsri_key *key, const uint8_t *id,
+                          size_t id_len, const char *scope,
+                          struct tlsr_error *err);
 /* 0, or -1 if hashing failed (never a made-up digest: every key would
  * share it, and a get could be served another server's session). */
 int tlsri_key_digest(const char *host, int port, const char *context,
@@ -117,6 +124,27 @@ int64_t tlsri_now(void);
 uint64_t tlsri_now_ns(void);
 /* Entry names of one key directory, newest first; *out is malloc'ed. */
 int tlsri_list_dir(int kfd, struct tlsri_name **out, size_t *n);
+
+/* ---- put / get / remove by a ready key (store.c) ---- */
+/* evict 0: never evict inline when over max_entries (a walk of the whole
+ * store); *count (if not NULL) gets the entry count after the put, or
+ * -1 if unknown. */
+int tlsri_store_put_key(struct tlsr_store *st, const struct tlsri_key *key,
+                        SSL_SESSION *sess, int evict, long long *count,
+                        struct tlsr_error *err);
+SSL_SESSION *tlsri_store_fetch_key(struct tlsr_store *st,
+                                   const struct tlsri_key *key, int take,
+                                   const struct tlsr_trust *policy,
+                                   const SSL_CTX *ctx, struct tlsr_error *err);
+int tlsri_store_remove_key(struct tlsr_store *st, const struct tlsri_key *key,
+                           struct tlsr_error *err);
+/* A second handle on st's directory (same options and seal key, its own
+ * caches and lock), for a user that must not share st's lock. */
+struct tlsr_store *tlsri_store_dup(const struct tlsr_store *st,
+                                   struct tlsr_error *err);
+/* dev/ino of the store's directory, and whether it seals (and its key id):
+ * 1 if a and b are the same store with the same key. */
+int tlsri_store_same(const struct tlsr_store *a, const struct tlsr_store *b);
 
 /* ---- entry files (store_entry.c) ---- */
 /* Read the file name in directory dfd (OPENSSL_malloc'ed, wipe it with

@@ -391,7 +391,7 @@ int tlsri_entry_decode(struct tlsr_store *st, const uint8_t *buf, size_t len,
     if (field(&p, end, "host", &vs, &ve) != 0 || vs == ve
         || unescape(meta->host, sizeof(meta->host), vs, ve) != 0)
         return corrupt(err, "bad host line");
-    if (field(&p, end, "port", &vs, &ve) != 0 || num(vs, ve, 1, 65535, &v))
+    if (field(&p, end, "port", &vs, &ve) != 0 || num(vs, ve, 0, 65535, &v))
         return corrupt(err, "bad port line");
     meta->port = (int)v;
     if (field(&p, end, "context", &vs, &ve) != 0

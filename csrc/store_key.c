@@ -90,6 +90,42 @@ int tlsri_key_init(struct tlsri_key *key, const char *host, int port,
     return TLSR_OK;
 }
 
+int tlsri_key_init_server(struct tlsri_key *key, const uint8_t *id,
+                          size_t id_len, const char *scope,
+                          struct tlsr_error *err)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i;
+    char *d;
+
+    if (id == NULL || id_len == 0 || id_len > 32)
+        return tlsri_error_set(err, TLSR_EINVAL, "session id length %zu "
+                               "out of 1..32", id_len);
+    if (scope == NULL)
+        scope = "";
+    if (strlen(scope) + 7 >= sizeof(key->context))
+        return tlsri_error_set(err, TLSR_EINVAL,
+                               "scope longer than 248 bytes");
+    for (i = 0; i < id_len; i++) {
+        key->host[2 * i] = hex[id[i] >> 4];
+        key->host[2 * i + 1] = hex[id[i] & 15];
+    }
+    key->host[2 * id_len] = '\0';
+    key->port = 0;
+    snprintf(key->context, sizeof(key->context), "server:%s", scope);
+    if (tlsri_key_digest(key->host, 0, key->context, key->digest) != 0)
+        return tlsri_error_ssl(err, TLSR_ESSL, "cannot hash the store key");
+    d = key->dir;
+    for (i = 0; i < 16; i++) {
+        *d++ = hex[key->digest[i] >> 4];
+        *d++ = hex[key->digest[i] & 15];
+        if (i == 0)
+            *d++ = '/';
+    }
+    *d = '\0';
+    return TLSR_OK;
+}
+
 static int hex16(const char *s, uint64_t *v)
 {
     uint64_t x = 0;

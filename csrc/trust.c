@@ -25,7 +25,6 @@
 
 static CRYPTO_ONCE index_once = CRYPTO_ONCE_STATIC_INIT;
 static int sess_index = -1;
-static int ssl_index = -1;     /* the record of the session set, kept */
 
 static void rec_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
                      long argl, void *argp)
@@ -53,13 +52,11 @@ static void init_index(void)
 {
     sess_index = SSL_SESSION_get_ex_new_index(0, NULL, NULL, rec_dup,
                                               rec_free);
-    ssl_index = SSL_get_ex_new_index(0, NULL, NULL, rec_dup, rec_free);
 }
 
 static int get_index(struct tlsr_error *err)
 {
-    if (!CRYPTO_THREAD_run_once(&index_once, init_index) || sess_index < 0
-        || ssl_index < 0)
+    if (!CRYPTO_THREAD_run_once(&index_once, init_index) || sess_index < 0)
         return tlsri_error_ssl(err, TLSR_ESSL, "cannot allocate ex_data");
     return TLSR_OK;
 }
@@ -166,13 +163,6 @@ TLSR_EXPORT int tlsr_trust_from_ssl(const SSL *cssl, struct tlsr_trust *made,
         sess = SSL_get_session(ssl);
         if (sess != NULL && tlsr_session_get_trust(sess, made, NULL) == 0)
             return TLSR_OK;
-        /* A binding that set a copy of the session (CPython) kept the
-         * record on the SSL (tlsr_ssl_keep_session). */
-        if (get_index(NULL) == TLSR_OK
-            && SSL_get_ex_data(ssl, ssl_index) != NULL) {
-            memcpy(made, SSL_get_ex_data(ssl, ssl_index), sizeof(*made));
-            return TLSR_OK;
-        }
         memset(made, 0, sizeof(*made));
         return TLSR_OK;
     }
@@ -406,35 +396,19 @@ TLSR_EXPORT int tlsr_trust_check(const struct tlsr_trust *made,
     return TLSR_OK;
 }
 
-int tlsri_trust_keep_ssl(SSL *ssl, const SSL_SESSION *sess)
-{
-    struct tlsr_trust *rec = NULL, *old;
-
-    if (get_index(NULL) != TLSR_OK)
-        return -1;
-    if (SSL_SESSION_get_ex_data(sess, sess_index) != NULL) {
-        if ((rec = malloc(sizeof(*rec))) == NULL)
-            return -1;
-        memcpy(rec, SSL_SESSION_get_ex_data(sess, sess_index), sizeof(*rec));
-    }
-    old = SSL_get_ex_data(ssl, ssl_index);
-    if (!SSL_set_ex_data(ssl, ssl_index, rec)) {
-        free(rec);
-        return -1;
-    }
-    free(old);
-    return 0;
-}
-
-void tlsri_trust_capture(const SSL *ssl, SSL_SESSION *sess)
+void tlsri_trust_capture(const SSL *ssl, SSL_SESSION *sess,
+                         const struct tlsr_trust *offered)
 {
     struct tlsr_trust made;
 
     /* Inside the application's SSL_read: leave its error queue as is. */
     ERR_set_mark();
-    if (tlsr_session_get_trust(sess, &made, NULL) != TLSR_OK
-        && tlsr_trust_from_ssl(ssl, &made, NULL) == TLSR_OK)
-        tlsr_session_set1_trust(sess, &made, NULL);
+    if (tlsr_session_get_trust(sess, &made, NULL) != TLSR_OK) {
+        if (offered != NULL && SSL_session_reused((SSL *)ssl))
+            tlsr_session_set1_trust(sess, offered, NULL);
+        else if (tlsr_trust_from_ssl(ssl, &made, NULL) == TLSR_OK)
+            tlsr_session_set1_trust(sess, &made, NULL);
+    }
     ERR_pop_to_mark();
 }
 

@@ -11,10 +11,11 @@
 /* 1 if the session's own verify result is X509_V_OK. */
 int tlsri_session_verify_ok(const SSL_SESSION *sess);
 /* Attach to sess (a new session of ssl) the record of what verified it,
- * unless it inherited one; failures leave it without (unverified). */
-void tlsri_trust_capture(const SSL *ssl, SSL_SESSION *sess);
-/* Keep sess's record on ssl, for a binding that sets a copy of sess. */
-int tlsri_trust_keep_ssl(SSL *ssl, const SSL_SESSION *sess);
+ * unless it inherited one: offered's when ssl resumed the session the
+ * binding offered (NULL: none known); failures leave it without
+ * (unverified). */
+void tlsri_trust_capture(const SSL *ssl, SSL_SESSION *sess,
+                         const struct tlsr_trust *offered);
 /* tlsr_trust_check for a session's own record; a session with none
  * passes only on its own verify result. */
 int tlsri_trust_check_session(const SSL_SESSION *sess,

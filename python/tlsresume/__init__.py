@@ -25,7 +25,8 @@ _check_libssl(_core)
 from ._session import (Error, SessionInfo, dumps, inspect, loads,  # noqa: E402
                        ticket)
 from ._store import SessionStore, StoreEntry  # noqa: E402
-from ._attach import attach, client_context, detach, set_peer  # noqa: E402
+from ._attach import (attach, client_context, detach, flush,  # noqa: E402
+                      set_peer)
 from ._requests import requests_session  # noqa: E402
 from ._early import early_data_status, send_early  # noqa: E402
 
@@ -42,5 +43,5 @@ del _c, _n
 
 __all__ = ["Error", "SessionInfo", "SessionStore", "StoreEntry", "attach",
            "client_context", "codes", "detach", "dumps", "early_data_status",
-           "inspect", "loads", "requests_session", "send_early", "set_peer",
-           "ticket"]
+           "flush", "inspect", "loads", "requests_session", "send_early",
+           "set_peer", "ticket"]

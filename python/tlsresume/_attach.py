@@ -18,6 +18,10 @@ from ._session import _check_context, _error
 from ._store import SessionStore
 
 _ATTR = "_tlsresume_attached"
+# Sessions are written by a C thread after the connection captured them:
+# detach() waits this long (seconds) for them; the C core writes them at
+# process exit too (2 s at most).
+_FLUSH_TIMEOUT = 2.0
 
 
 class _Attached:
@@ -48,10 +52,11 @@ def _prepare(conn, sslobj, host, port, offered):
             # below, decoded if getpeercert() asks): most of a restore's CPU.
             sess = att.store._take_lean(host, port, conn.context, att.scope)
             if sess is not None:
-                # CPython's setter copies the session, and a lean
-                # restore's certificate bytes with it: keep them first.
-                _core.keep_session(sslobj, sess)
+                # CPython's setter copies the session, dropping a lean
+                # restore's certificate bytes: keep them on the SSL first.
+                _core.keep_peer(sslobj, sess)
                 sslobj.session = sess
+                _core.attach_offer(sslobj, sess)
     except (ValueError, RuntimeError) as e:     # Error is a ValueError
         warnings.warn("tlsresume: not resuming %s:%d: %s" % (host, port, e),
                       RuntimeWarning, stacklevel=_caller_level())
@@ -324,11 +329,29 @@ def detach(context):
     att = getattr(context, _ATTR, None)
     if att is None:
         return
+    _core.flush_context(context, int(_FLUSH_TIMEOUT * 1000))
     _core.detach_context(context)
     context.__dict__.pop("set_alpn_protocols", None)
     context.sslsocket_class = att.socket_base
     context.sslobject_class = att.object_base
     delattr(context, _ATTR)
+
+
+def flush(context, timeout=1.0):
+    """Wait until the sessions context's connections captured are in the
+    store (they are written by a thread of their own, outside the
+    connection's reads), at most timeout seconds (None: no limit).
+    Returns True when all are written, False when the time ran out."""
+    _check_context(context)
+    if timeout is None:
+        ms = -1
+    elif isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+        if not timeout >= 0:
+            raise _error(_core.TLSR_EINVAL, "timeout must be >= 0 or None")
+        ms = int(min(timeout, 2**31 / 1000 - 1) * 1000)
+    else:
+        raise TypeError("timeout must be a number or None")
+    return _core.flush_context(context, ms)
 
 
 def client_context(store, *, scope="", early_data=False, **kw):

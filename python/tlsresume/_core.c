@@ -1054,6 +1054,108 @@ static PyObject *store_attach_context(StoreObject *self, PyObject *ctx)
     Py_RETURN_NONE;
 }
 
+/* ---- servers: the session cache shared through a store ------------------- */
+
+/* The first store failure of a server cache, as a RuntimeWarning.  Runs
+ * on the handshake's thread, usually with the GIL released by _ssl. */
+static void server_cache_warn(void *arg, int code, const char *msg)
+{
+    PyGILState_STATE g;
+    PyObject *et, *ev, *tb;
+
+#if PY_VERSION_HEX >= 0x030D0000
+    if (!Py_IsInitialized() || Py_IsFinalizing())
+#else
+    if (!Py_IsInitialized() || _Py_IsFinalizing())
+#endif
+        return;
+    g = PyGILState_Ensure();
+    PyErr_Fetch(&et, &ev, &tb);     /* e.g. SSL_free during an unwind */
+    if (PyErr_WarnFormat(PyExc_RuntimeWarning, 1,
+                         "tlsresume: server session cache: %s", msg) < 0)
+        PyErr_WriteUnraisable(NULL);
+    PyErr_Restore(et, ev, tb);
+    PyGILState_Release(g);
+}
+
+/* server_cache(ctx, scope): ctx's server sessions live in this store. */
+static PyObject *store_server_cache(StoreObject *self, PyObject *args)
+{
+    core_state *st = get_state(self->module);
+    struct tlsr_server_cache *sc;
+    struct tlsr_store *store;
+    struct tlsr_error err;
+    const char *scope;
+    PyObject *ctx;
+    SSL_CTX *sctx;
+    int rc;
+
+    if (!PyArg_ParseTuple(args, "Os:server_cache", &ctx, &scope))
+        return NULL;
+    if (!store_ok(self) || (sctx = context_ptr(st, ctx)) == NULL)
+        return NULL;
+    store = tlsr_attach_lock(self->att);
+    sc = tlsr_server_cache_new(store, scope, &err);
+    tlsr_attach_unlock(self->att);
+    if (sc == NULL)
+        return raise_err(st, &err);
+    rc = tlsr_server_cache_set_warn(sc, server_cache_warn, NULL, &err);
+    if (rc == 0)
+        rc = tlsr_server_cache_ctx(sc, sctx, &err);
+    tlsr_server_cache_free(sc);
+    if (rc != 0)
+        return raise_err(st, &err);
+    Py_RETURN_NONE;
+}
+
+/* server_cache_detach(ctx): OpenSSL's internal cache again. */
+static PyObject *core_server_cache_detach(PyObject *m, PyObject *ctx)
+{
+    core_state *st = get_state(m);
+    struct tlsr_error err;
+    SSL_CTX *sctx;
+
+    if ((sctx = context_ptr(st, ctx)) == NULL)
+        return NULL;
+    if (tlsr_server_cache_ctx(NULL, sctx, &err) != 0)
+        return raise_err(st, &err);
+    Py_RETURN_NONE;
+}
+
+/* server_cache_stats(ctx): a dict, or None if ctx has no cache. */
+static PyObject *core_server_cache_stats(PyObject *m, PyObject *ctx)
+{
+    core_state *st = get_state(m);
+    struct tlsr_server_cache_stats s;
+    struct tlsr_server_cache *sc;
+    struct tlsr_error err;
+    SSL_CTX *sctx;
+    int rc;
+
+    if ((sctx = context_ptr(st, ctx)) == NULL)
+        return NULL;
+    if ((sc = tlsr_server_cache_get(sctx)) == NULL)
+        Py_RETURN_NONE;
+    rc = tlsr_server_cache_stats(sc, &s, &err);
+    tlsr_server_cache_free(sc);
+    if (rc != 0)
+        return raise_err(st, &err);
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:s}",
+                         "stored", (unsigned long long)s.stored,
+                         "hits", (unsigned long long)s.hits,
+                         "misses", (unsigned long long)s.misses,
+                         "removed", (unsigned long long)s.removed,
+                         "failures", (unsigned long long)s.failures,
+                         "full", (unsigned long long)s.full,
+                         "first_error", s.first_error);
+}
+
+static PyMethodDef server_cache_functions[] = {
+    {"server_cache_detach", core_server_cache_detach, METH_O, NULL},
+    {"server_cache_stats", core_server_cache_stats, METH_O, NULL},
+    {NULL, NULL, 0, NULL}
+};
+
 static PyMethodDef store_methods[] = {
     {"close", (PyCFunction)store_close, METH_NOARGS, NULL},
     {"put", (PyCFunction)store_put, METH_VARARGS, NULL},
@@ -1063,6 +1165,7 @@ static PyMethodDef store_methods[] = {
     {"count", (PyCFunction)store_count, METH_NOARGS, NULL},
     {"entries", (PyCFunction)store_entries, METH_NOARGS, NULL},
     {"attach_context", (PyCFunction)store_attach_context, METH_O, NULL},
+    {"server_cache", (PyCFunction)store_server_cache, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL}
 };
 
@@ -1098,40 +1201,43 @@ static PyObject *core_detach_context(PyObject *m, PyObject *ctx)
     Py_RETURN_NONE;
 }
 
-/* attach_connection(sslobj, host, port, context): key for the callback. */
-static PyObject *core_attach_connection(PyObject *m, PyObject *args)
+/*
+ * flush_context(ctx, timeout_ms): write the sessions ctx's attach has
+ * queued (timeout_ms < 0: no limit).  True when none is left, False when
+ * the time ran out; True as well for a context that is not attached.
+ */
+static PyObject *core_flush_context(PyObject *m, PyObject *args)
 {
     core_state *st = get_state(m);
     struct tlsr_error err;
-    const char *host, *context;
-    PyObject *obj;
-    SSL *ssl;
-    int port;
+    struct tlsr_attach *att;
+    PyObject *ctx;
+    SSL_CTX *sctx;
+    int ms, rc;
 
-    if (!PyArg_ParseTuple(args, "Osis:attach_connection", &obj, &host, &port,
-                          &context))
+    if (!PyArg_ParseTuple(args, "Oi:flush_context", &ctx, &ms))
         return NULL;
-    if (Py_TYPE(obj) != st->socket_type) {
-        return PyErr_Format(PyExc_TypeError,
-                            "expected _ssl._SSLSocket, got %.100s",
-                            Py_TYPE(obj)->tp_name);
-    }
-    if (!check_layout(st->socket_type, 2, 0)) {
-        PyErr_SetString(PyExc_RuntimeError, "unexpected _SSLSocket size");
+    if ((sctx = context_ptr(st, ctx)) == NULL)
         return NULL;
-    }
-    /* {PyObject *Socket; SSL *ssl; ...}: the core checks the SSL's app data
-     * is this object (CPython sets it so) before using it. */
-    ssl = *field(obj, 1);
-    if (ssl == NULL)
-        return raise_code(st, TLSR_EINVAL, "connection has no SSL");
-    if (tlsr_attach_ssl(ssl, obj, host, port, context, &err) != 0)
+    if ((att = tlsr_attach_get(sctx)) == NULL)
+        Py_RETURN_TRUE;
+    /* The writer never needs the GIL; a store call holding the lock
+     * neither. */
+    Py_BEGIN_ALLOW_THREADS
+    rc = tlsr_attach_flush(att, ms, &err);
+    tlsr_attach_free(att);
+    Py_END_ALLOW_THREADS
+    if (rc == TLSR_EIO)
+        Py_RETURN_FALSE;
+    if (rc < 0)
         return raise_err(st, &err);
-    Py_RETURN_NONE;
+    Py_RETURN_TRUE;
 }
 
-/* The SSL* of a live _ssl._SSLSocket, checked through its app data. */
-static SSL *conn_ssl(core_state *st, PyObject *obj)
+/* The SSL* of an _ssl._SSLSocket, NULL with an exception.  Layout:
+ * {PyObject *Socket; SSL *ssl; ...}; the core checks the SSL's app data is
+ * this object (CPython sets it so) before using it. */
+static SSL *socket_ssl(core_state *st, PyObject *obj)
 {
     SSL *ssl;
 
@@ -1145,17 +1251,35 @@ static SSL *conn_ssl(core_state *st, PyObject *obj)
         return NULL;
     }
     ssl = *field(obj, 1);
-    if (!tlsr_ssl_check_app_data(ssl, obj)) {
-        raise_code(st, TLSR_EINVAL, "SSL does not belong to the connection");
-        return NULL;
-    }
+    if (ssl == NULL)
+        raise_code(st, TLSR_EINVAL, "connection has no SSL");
     return ssl;
 }
 
-/* keep_session(sslobj, session): CPython's setter copies the session through
- * i2d/d2i, dropping a lean restore's certificate bytes: keep them on the
- * SSL first. */
-static PyObject *core_keep_session(PyObject *m, PyObject *args)
+/* attach_connection(sslobj, host, port, context): key for the callback. */
+static PyObject *core_attach_connection(PyObject *m, PyObject *args)
+{
+    core_state *st = get_state(m);
+    struct tlsr_error err;
+    const char *host, *context;
+    PyObject *obj;
+    SSL *ssl;
+    int port;
+
+    if (!PyArg_ParseTuple(args, "Osis:attach_connection", &obj, &host, &port,
+                          &context))
+        return NULL;
+    ssl = socket_ssl(st, obj);
+    if (ssl == NULL)
+        return NULL;
+    if (tlsr_attach_ssl(ssl, obj, host, port, context, &err) != 0)
+        return raise_err(st, &err);
+    Py_RETURN_NONE;
+}
+
+/* attach_offer(sslobj, session): the session offered to the connection,
+ * whose trust record its new tickets keep if it resumes. */
+static PyObject *core_attach_offer(PyObject *m, PyObject *args)
 {
     core_state *st = get_state(m);
     struct tlsr_error err;
@@ -1163,11 +1287,44 @@ static PyObject *core_keep_session(PyObject *m, PyObject *args)
     SSL_SESSION *sess;
     SSL *ssl;
 
-    if (!PyArg_ParseTuple(args, "OO:keep_session", &obj, &sobj)
-        || (ssl = conn_ssl(st, obj)) == NULL
+    if (!PyArg_ParseTuple(args, "OO:attach_offer", &obj, &sobj))
+        return NULL;
+    if ((ssl = socket_ssl(st, obj)) == NULL
         || (sess = session_ptr(st, sobj, NULL)) == NULL)
         return NULL;
-    if (tlsr_ssl_keep_session(ssl, sess, &err) != 0)
+    if (tlsr_attach_offer(ssl, obj, sess, &err) != 0)
+        return raise_err(st, &err);
+    Py_RETURN_NONE;
+}
+
+/* The SSL* of a live _ssl._SSLSocket, checked through its app data. */
+static SSL *conn_ssl_checked(core_state *st, PyObject *obj)
+{
+    SSL *ssl = socket_ssl(st, obj);
+
+    if (ssl != NULL && !tlsr_ssl_check_app_data(ssl, obj)) {
+        raise_code(st, TLSR_EINVAL, "SSL does not belong to the connection");
+        return NULL;
+    }
+    return ssl;
+}
+
+/* keep_peer(sslobj, session): CPython's setter copies the session through
+ * i2d/d2i, dropping a lean restore's certificate bytes: keep them on the
+ * SSL first. */
+static PyObject *core_keep_peer(PyObject *m, PyObject *args)
+{
+    core_state *st = get_state(m);
+    struct tlsr_error err;
+    PyObject *obj, *sobj;
+    SSL_SESSION *sess;
+    SSL *ssl;
+
+    if (!PyArg_ParseTuple(args, "OO:keep_peer", &obj, &sobj)
+        || (ssl = conn_ssl_checked(st, obj)) == NULL
+        || (sess = session_ptr(st, sobj, NULL)) == NULL)
+        return NULL;
+    if (tlsr_ssl_keep_peer(ssl, sess, &err) != 0)
         return raise_err(st, &err);
     Py_RETURN_NONE;
 }
@@ -1181,7 +1338,7 @@ static PyObject *core_peer_der(PyObject *m, PyObject *obj)
     size_t len = 0;
     SSL *ssl;
 
-    if ((ssl = conn_ssl(st, obj)) == NULL)
+    if ((ssl = conn_ssl_checked(st, obj)) == NULL)
         return NULL;
     if (tlsr_ssl_get_peer_der(ssl, NULL, &len, &err) != 0)
         return raise_err(st, &err);
@@ -1207,7 +1364,7 @@ static PyObject *core_early_max(PyObject *m, PyObject *args)
     SSL *ssl;
 
     if (!PyArg_ParseTuple(args, "Oz#:early_max", &obj, &alpn, &alpn_len)
-        || (ssl = conn_ssl(st, obj)) == NULL)
+        || (ssl = conn_ssl_checked(st, obj)) == NULL)
         return NULL;
     return PyLong_FromUnsignedLong(tlsr_ssl_early_data_max(
         ssl, (const uint8_t *)alpn, (size_t)alpn_len));
@@ -1226,7 +1383,7 @@ static PyObject *core_write_early(PyObject *m, PyObject *args)
 
     if (!PyArg_ParseTuple(args, "Oy*:write_early", &obj, &data))
         return NULL;
-    if ((ssl = conn_ssl(st, obj)) == NULL) {
+    if ((ssl = conn_ssl_checked(st, obj)) == NULL) {
         PyBuffer_Release(&data);
         return NULL;
     }
@@ -1246,7 +1403,7 @@ static PyObject *core_write_early(PyObject *m, PyObject *args)
 
 static PyObject *core_early_status(PyObject *m, PyObject *obj)
 {
-    SSL *ssl = conn_ssl(get_state(m), obj);
+    SSL *ssl = conn_ssl_checked(get_state(m), obj);
 
     if (ssl == NULL)
         return NULL;
@@ -1262,12 +1419,14 @@ static PyMethodDef core_methods[] = {
     {"libssl_path", core_libssl_path, METH_NOARGS, NULL},
     {"versions", core_versions, METH_NOARGS, NULL},
     {"detach_context", core_detach_context, METH_O, NULL},
+    {"flush_context", core_flush_context, METH_VARARGS, NULL},
     {"attach_connection", core_attach_connection, METH_VARARGS, NULL},
-    {"keep_session", core_keep_session, METH_VARARGS, NULL},
+    {"keep_peer", core_keep_peer, METH_VARARGS, NULL},
     {"peer_der", core_peer_der, METH_O, NULL},
     {"early_max", core_early_max, METH_VARARGS, NULL},
     {"write_early", core_write_early, METH_VARARGS, NULL},
     {"early_status", core_early_status, METH_O, NULL},
+    {"attach_offer", core_attach_offer, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL}
 };
 
@@ -1353,6 +1512,8 @@ static int core_exec(PyObject *m)
         Py_DECREF(st->error);
         return -1;
     }
+    if (PyModule_AddFunctions(m, server_cache_functions) < 0)
+        return -1;
     store_type = PyType_FromSpec(&store_spec);
     if (store_type == NULL)
         return -1;

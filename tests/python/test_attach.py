@@ -184,6 +184,7 @@ def test_store_closed_or_dropped_while_context_lives(py_server, certs,
             c.sendall(b"GET / HTTP/1.0\r\n\r\n")
             while c.recv(65536):
                 pass
+    assert tlsresume.flush(ctx, timeout=10) is True   # written by C
     assert len(tlsresume.SessionStore(path)) >= 1     # still captured
     del ctx
     gc.collect()

@@ -126,3 +126,17 @@ def test_store_put_of_a_verified_session_is_resumed_by_its_context(
         with ctx.wrap_socket(raw, server_hostname="localhost",
                              session=got) as c:
             assert c.session_reused
+
+
+@pytest.mark.parametrize("mode", ["tls12-ticket", "tls13"])
+def test_tickets_from_resumed_connections_keep_their_trust_record(
+        s_server, certs, tmp_path, mode):
+    # A resumed connection is not verified again: its new tickets inherit
+    # the record of the session it resumed (CPython copies the session on
+    # the way, tlsr_attach_offer carries the record), so a verifying
+    # context goes on resuming run after run, not one run in three.
+    srv = s_server(mode)
+    store = tmp_path / "store"
+    runs = [trust_client(srv.port, store, "ca", certs[0]) for _ in range(6)]
+    assert [r["reused"] for r in runs] == [False] + [True] * 5, runs
+    assert all(r["server_reused"] for r in runs[1:])

@@ -94,13 +94,11 @@ int tlsr_session_get_peer_der(const struct ssl_session_st *sess,
                               struct tlsr_error *err);
 /*
  * For a binding that sets a copy of sess on ssl (CPython's setter copies
- * through i2d/d2i, dropping ex_data): keep on ssl what the copy loses, the
- * trust record and a lean restore's certificate bytes.  Sessions a resumed
- * connection receives then inherit both (else they would be saved as
- * unverified, and refused by verifying contexts), and
- * tlsr_ssl_get_peer_der answers.
+ * through i2d/d2i, dropping what a lean session keeps): keep sess's
+ * certificate bytes on ssl.  tlsr_ssl_get_peer_der then answers for a
+ * resumed connection, and the sessions it receives keep the bytes.
  */
-int tlsr_ssl_keep_session(struct ssl_st *ssl, const struct ssl_session_st *sess,
+int tlsr_ssl_keep_peer(struct ssl_st *ssl, const struct ssl_session_st *sess,
                        struct tlsr_error *err);
 /* 1 if SSL_get_app_data(ssl) is app_data (a binding that found ssl by
  * layout checks it so), else 0. */
@@ -408,19 +406,36 @@ void tlsr_store_iter_free(struct tlsr_store_iter *iter);
 
 /*
  * A store shared by connections (csrc/attach.c): reference counted, its
- * mutex serializes store calls made by the new-session callback (which runs
- * inside SSL_read/SSL_do_handshake, on any thread) and by the binding.
+ * mutex serializes store calls.  The new-session callback (inside
+ * SSL_read/SSL_do_handshake, on any thread) never writes nor waits for the
+ * store: it queues a reference to the session (at most 128 waiting; more are
+ * dropped) for a writer thread the attach starts at its first capture.
+ * exit() writes what is still queued (2 s at most) before OpenSSL's own
+ * cleanup; _exit() and crashes lose it.  After fork() the child drops
+ * what the parent had queued (the parent writes it) and starts its own
+ * writer when needed; do not fork between tlsr_attach_lock() and
+ * tlsr_attach_unlock().
  */
 struct tlsr_attach;
 
 /* Takes ownership of store on success (freed with the last reference). */
 struct tlsr_attach *tlsr_attach_new(struct tlsr_store *store,
                                     struct tlsr_error *err);
-/* Drops the caller's reference. */
+/* Drops the caller's reference.  The last one writes what is still queued
+ * and joins the writer: never call it with the store locked. */
 void tlsr_attach_free(struct tlsr_attach *att);
-/* Lock and return the store; every store call on it goes between these. */
+/* Lock and return the store; every store call on it goes between these.
+ * Queued sessions are written first: calls see every session captured
+ * before them. */
 struct tlsr_store *tlsr_attach_lock(struct tlsr_attach *att);
 void tlsr_attach_unlock(struct tlsr_attach *att);
+/* Write every queued session now, waiting at most timeout_ms (< 0: no
+ * limit) for the store: TLSR_EIO if some are still queued at the end. */
+int tlsr_attach_flush(struct tlsr_attach *att, int timeout_ms,
+                      struct tlsr_error *err);
+/* A new reference to the attach ctx saves into (free it with
+ * tlsr_attach_free), or NULL if ctx is not attached. */
+struct tlsr_attach *tlsr_attach_get(const struct ssl_ctx_st *ctx);
 /*
  * Save every new client session of ctx into att's store (new-session
  * callback, client cache mode, no internal cache); ctx keeps a reference.
@@ -433,15 +448,24 @@ int tlsr_attach_ctx(struct tlsr_attach *att, struct ssl_ctx_st *ctx,
  * Key under which ssl's sessions are saved; call before the handshake.
  * app_data, if not NULL, must equal SSL_get_app_data(ssl) (bindings that
  * found the SSL* by layout check it so).  context is the key's scope (see
- * tlsr_store_put).  Without a key, the callback uses
- * SNI (or the peer address) and the socket's peer port.  A keyed connection
- * holds a reference to the context's attach until it is freed, so detaching
- * while it is live is safe; detach a context used by unkeyed connections
- * only when none of them is live.
+ * tlsr_store_put).  A connection without a key is
+ * never saved: the binding decides the key, or that there is none (a
+ * tunnel, a socket without a port).  The key holds a reference to the
+ * context's attach until the connection is freed, so detaching while it
+ * is live is safe.
  */
 int tlsr_attach_ssl(struct ssl_st *ssl, const void *app_data,
                     const char *host, int port, const char *context,
                     struct tlsr_error *err);
+/*
+ * Tell the capture which session the binding offered ssl (after
+ * tlsr_attach_ssl, before the handshake): if the connection resumes it,
+ * its new tickets keep that session's trust record even when the binding's
+ * language copied the session on the way (CPython's session setter).
+ */
+int tlsr_attach_offer(struct ssl_st *ssl, const void *app_data,
+                      const struct ssl_session_st *sess,
+                      struct tlsr_error *err);
 /* SSL_CTX_get_options: lets a binding check it found the right SSL_CTX. */
 uint64_t tlsr_ctx_get_options(const struct ssl_ctx_st *ctx);
 /* A private deep copy of sess (SSL_SESSION_dup), owned by the caller. */
@@ -460,6 +484,63 @@ struct tlsr_session_brief {
 int tlsr_session_get_brief(const struct ssl_session_st *sess,
                            struct tlsr_session_brief *brief,
                            struct tlsr_error *err);
+
+/* ---- servers: a session-ID cache shared through a store ----------------- */
+
+/*
+ * A server's session cache kept in a store, so every process (and machine
+ * sharing the directory) resumes the others' TLS 1.2 session IDs and TLS
+ * 1.3 stateful tickets (SSL_OP_NO_TICKET, or early data with anti-replay).
+ * OpenSSL's server new/get/remove session callbacks write, read and remove
+ * entries; its internal cache is off.  Entries are keyed by session id
+ * (and scope) apart from every client key: client lookups never see them.
+ * They hold the server's session (its master secret): sealed when the
+ * store is, expiring with the session's timeout.  OpenSSL compares the
+ * session-id context itself (a different one is a miss).  A failing store
+ * is a miss, never a failed handshake; its first failure goes to the warn
+ * hook.  The store's eviction never runs in a handshake: a store at
+ * max_entries keeps no new sessions (warned once) until it is pruned
+ * (tlsr_store_prune, `tlsresume store prune`).  With an SNI callback that switches contexts, give every context
+ * the same cache.
+ */
+struct tlsr_server_cache;
+
+struct tlsr_server_cache_stats {
+    uint64_t stored;            /* sessions written by the new callback */
+    uint64_t hits;              /* lookups that found a session */
+    uint64_t misses;            /* lookups that did not */
+    uint64_t removed;           /* entries the remove callback deleted */
+    uint64_t failures;          /* store calls that failed */
+    uint64_t full;              /* new sessions not kept: store full */
+    int first_error_code;       /* of the first failure, 0 if none */
+    char first_error[256];
+};
+
+/* Called once, at the first store failure, on the handshake's thread. */
+typedef void (*tlsr_warn_fn)(void *arg, int code, const char *msg);
+
+/* A cache on store's directory (its own handle: store stays the caller's,
+ * same options and seal key).  scope separates fleets sharing a store. */
+struct tlsr_server_cache *tlsr_server_cache_new(const struct tlsr_store *store,
+                                                const char *scope,
+                                                struct tlsr_error *err);
+/* Drops the caller's reference (contexts keep theirs). */
+void tlsr_server_cache_free(struct tlsr_server_cache *sc);
+int tlsr_server_cache_set_warn(struct tlsr_server_cache *sc, tlsr_warn_fn fn,
+                               void *arg, struct tlsr_error *err);
+/*
+ * Serve ctx's session cache from sc (ctx keeps a reference); sc NULL
+ * detaches (OpenSSL's internal cache is back).  Again with the same store
+ * and scope: nothing changes.  TLSR_EINVAL if ctx has session callbacks of
+ * its own or another cache.
+ */
+int tlsr_server_cache_ctx(struct tlsr_server_cache *sc, struct ssl_ctx_st *ctx,
+                          struct tlsr_error *err);
+/* A new reference to ctx's cache (free it), or NULL if it has none. */
+struct tlsr_server_cache *tlsr_server_cache_get(const struct ssl_ctx_st *ctx);
+int tlsr_server_cache_stats(struct tlsr_server_cache *sc,
+                            struct tlsr_server_cache_stats *stats,
+                            struct tlsr_error *err);
 
 /* ---- TLS 1.3 early data (0-RTT), client side ---------------------------- */
 

@@ -1,0 +1,19 @@
+# The server session cache's benchmark (its tests run with test-c and
+# test-python): server CPU per handshake, shared cache vs OpenSSL's own.
+$(B)/bench/server_cache_bench: bench/server_cache_bench.c tests/c/tls_pair.c \
+        tests/c/tls_pair.h $(B)/libtlsresume.a
+	@mkdir -p $(@D)
+	$(CC) $(STD) $(WARN) -O2 -g -Icsrc -Itests/c -o $@ \
+	    bench/server_cache_bench.c tests/c/tls_pair.c $(B)/libtlsresume.a \
+	    $(SSL_LIBS) -ldl
+
+# SCACHE_BENCH_ARGS="-n 50 -r 3" for a quick look; -d DIR puts the store
+# on another file system.
+bench-server-cache: $(B)/bench/server_cache_bench
+	@mkdir -p $(BENCH_OUT)
+	{ $(B)/bench/server_cache_bench -v 1.2 $(SCACHE_BENCH_ARGS) && \
+	  $(B)/bench/server_cache_bench -v 1.3 $(SCACHE_BENCH_ARGS); } \
+	    | tee $(BENCH_OUT)/server_cache.txt
+
+BENCH_TARGETS += bench-server-cache
+.PHONY: bench-server-cache

@@ -1,0 +1,58 @@
+"""Server side of resumption.
+
+session_cache(): the server's session-ID cache in a SessionStore, shared by
+every process (and machine) using that store.
+"""
+import os
+import ssl
+
+from . import _core
+from ._session import _error
+from ._store import SessionStore
+
+# ---- session_cache: a session-ID cache shared through a SessionStore ----
+
+
+def session_cache(ctx, store, *, scope=""):
+    """Keep ctx's server sessions in store, so that any server process using
+    the same store resumes them: TLS 1.2 session IDs, and TLS 1.3 stateful
+    tickets when tickets are off (ctx.options |= ssl.OP_NO_TICKET).
+
+    ctx is a server-side ssl.SSLContext; store a SessionStore or a path.
+    OpenSSL's own in-memory cache is turned off: the store is the cache.
+    Entries hold the sessions' master secrets: they are sealed when the
+    store is, and expire with the session (ctx's session timeout).  A
+    session resumes only where the session-id context is the same (CPython
+    server contexts all use "Python"); scope separates fleets that share a
+    store.  A store that fails gives full handshakes, never a failed one,
+    and one RuntimeWarning.  Calling again with the same store changes
+    nothing; another store is refused (detach first: store=None).  With an
+    sni_callback that switches contexts, give each context the cache.
+    """
+    if not isinstance(ctx, ssl.SSLContext):
+        raise TypeError("ctx must be an ssl.SSLContext, not %s"
+                        % type(ctx).__name__)
+    if ctx.protocol == ssl.PROTOCOL_TLS_CLIENT:
+        raise _error(_core.TLSR_EINVAL, "ctx is a client context "
+                     "(PROTOCOL_TLS_CLIENT): clients resume with "
+                     "tlsresume.attach()")
+    if not isinstance(scope, str):
+        raise TypeError("scope must be a str, not %s" % type(scope).__name__)
+    if store is None:
+        _core.server_cache_detach(ctx)
+        return
+    if isinstance(store, (str, bytes, os.PathLike)):
+        store = SessionStore(store)
+    elif not isinstance(store, SessionStore):
+        raise TypeError("store must be a SessionStore or a path, not %s"
+                        % type(store).__name__)
+    store._store.server_cache(ctx, scope)
+
+
+def session_cache_stats(ctx):
+    """Counters of ctx's shared session cache (stored, hits, misses,
+    removed, failures, full, first_error), or None if it has none."""
+    if not isinstance(ctx, ssl.SSLContext):
+        raise TypeError("ctx must be an ssl.SSLContext, not %s"
+                        % type(ctx).__name__)
+    return _core.server_cache_stats(ctx)

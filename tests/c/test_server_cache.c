@@ -1,0 +1,611 @@
+/*
+ * The server session cache (csrc/server_cache.c): two server SSL_CTXs, as
+ * two processes would have, share one store and resume each other's
+ * session IDs (TLS 1.2) and stateful tickets (TLS 1.3 with
+ * SSL_OP_NO_TICKET), through real in-memory handshakes.
+ */
+#define _GNU_SOURCE
+#include <ftw.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include "harness.h"
+#include "tls_pair.h"
+#include "tlsresume.h"
+
+static int rm_one(const char *p, const struct stat *sb, int flag,
+                  struct FTW *ftw)
+{
+    (void)sb; (void)flag; (void)ftw;
+    return remove(p);
+}
+
+static char dirbuf[64];
+
+static const char *tmp_store(void)
+{
+    strcpy(dirbuf, "/tmp/tlsr-scache-test-XXXXXX");
+    if (mkdtemp(dirbuf) == NULL)
+        return NULL;
+    strcat(dirbuf, "/s");
+    return dirbuf;
+}
+
+static void rm_store(const char *path)
+{
+    char parent[64];
+
+    snprintf(parent, sizeof(parent), "%s", path);
+    *strrchr(parent, '/') = '\0';
+    chmod(path, 0700);
+    nftw(parent, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static const uint8_t SEAL[32] = "0123456789abcdef0123456789abcdef";
+
+static struct tlsr_store *open_store(const char *path, int sealed)
+{
+    struct tlsr_store_options o;
+    struct tlsr_error err;
+
+    tlsr_store_options_init(&o);
+    if (sealed) {
+        o.seal_key = SEAL;
+        o.seal_key_len = 32;
+    }
+    return tlsr_store_open(path, &o, &err);
+}
+
+/* A server context as a process of a fleet would make it: tickets off,
+ * session-id context sid. */
+static SSL_CTX *server(int version, const char *sid)
+{
+    SSL_CTX *ctx = tp_server_ctx(TP_EC, version);
+
+    if (ctx != NULL) {
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+        SSL_CTX_set_session_id_context(ctx, (const unsigned char *)sid,
+                                       (unsigned int)strlen(sid));
+    }
+    return ctx;
+}
+
+static int share(struct tlsr_store *st, SSL_CTX *ctx)
+{
+    struct tlsr_error err;
+    struct tlsr_server_cache *sc = tlsr_server_cache_new(st, NULL, &err);
+    int rc;
+
+    if (sc == NULL)
+        return -1;
+    rc = tlsr_server_cache_ctx(sc, ctx, &err);
+    if (rc != 0)
+        fprintf(stderr, "  share: %s\n", err.msg);
+    tlsr_server_cache_free(sc);
+    return rc;
+}
+
+static int stats(SSL_CTX *ctx, struct tlsr_server_cache_stats *out)
+{
+    struct tlsr_server_cache *sc = tlsr_server_cache_get(ctx);
+    int rc;
+
+    if (sc == NULL)
+        return -1;
+    rc = tlsr_server_cache_stats(sc, out, NULL);
+    tlsr_server_cache_free(sc);
+    return rc;
+}
+
+/* Full handshake on a, then resume on b: returns reused (or -1). */
+static int resume_across(SSL_CTX *a, SSL_CTX *b, int version)
+{
+    SSL_CTX *cli = tp_client_ctx(version);
+    SSL_SESSION *s, *s2;
+    int reused = -1, r2 = -1;
+
+    s = tp_connect(a, cli, NULL, &reused);
+    if (s == NULL || reused != 0) {
+        SSL_SESSION_free(s);
+        SSL_CTX_free(cli);
+        return -1;
+    }
+    s2 = tp_connect(b, cli, s, &r2);
+    SSL_SESSION_free(s);
+    SSL_SESSION_free(s2);
+    SSL_CTX_free(cli);
+    return s2 == NULL ? -1 : r2;
+}
+
+static void two_servers_share(int version)
+{
+    const char *p = tmp_store();
+    struct tlsr_store *st = open_store(p, 0);
+    SSL_CTX *a = server(version, "fleet"), *b = server(version, "fleet");
+    struct tlsr_server_cache_stats sa, sb;
+    int i;
+
+    CHECK(st != NULL && a != NULL && b != NULL);
+    CHECK_EQ_INT(share(st, a), 0);
+    CHECK_EQ_INT(share(st, b), 0);
+    for (i = 0; i < 3; i++) {
+        CHECK_EQ_INT(resume_across(a, b, version), 1);
+        CHECK_EQ_INT(resume_across(b, a, version), 1);
+    }
+    CHECK_EQ_INT(stats(a, &sa), 0);
+    CHECK_EQ_INT(stats(b, &sb), 0);
+    CHECK(sa.stored >= 3 && sb.stored >= 3);
+    CHECK(sa.hits >= 3 && sb.hits >= 3);
+    CHECK_EQ_INT(sa.failures + sb.failures, 0);
+    /* The internal cache is off: the store is the cache. */
+    CHECK_EQ_INT(SSL_CTX_sess_number(a), 0);
+    SSL_CTX_free(a);
+    SSL_CTX_free(b);
+    tlsr_store_free(st);
+    rm_store(p);
+}
+
+static void tls12_session_ids_resume_across_servers(void)
+{
+    two_servers_share(TLS1_2_VERSION);
+}
+
+static void tls13_stateful_tickets_resume_across_servers(void)
+{
+    two_servers_share(TLS1_3_VERSION);
+}
+
+static void without_the_cache_servers_do_not_resume_each_other(void)
+{
+    SSL_CTX *a = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *b = server(TLS1_2_VERSION, "fleet");
+
+    CHECK(a != NULL && b != NULL);
+    CHECK_EQ_INT(resume_across(a, b, TLS1_2_VERSION), 0);
+    CHECK_EQ_INT(resume_across(a, a, TLS1_2_VERSION), 1);
+    SSL_CTX_free(a);
+    SSL_CTX_free(b);
+}
+
+static void different_sid_ctx_never_resumes(void)
+{
+    const char *p = tmp_store();
+    struct tlsr_store *st = open_store(p, 0);
+    SSL_CTX *a12 = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *b12 = server(TLS1_2_VERSION, "other");
+    SSL_CTX *a13 = server(TLS1_3_VERSION, "fleet");
+    SSL_CTX *b13 = server(TLS1_3_VERSION, "other");
+
+    CHECK(st != NULL && a12 && b12 && a13 && b13);
+    CHECK(share(st, a12) == 0 && share(st, b12) == 0);
+    CHECK(share(st, a13) == 0 && share(st, b13) == 0);
+    CHECK_EQ_INT(resume_across(a12, b12, TLS1_2_VERSION), 0);
+    CHECK_EQ_INT(resume_across(b12, a12, TLS1_2_VERSION), 0);
+    CHECK_EQ_INT(resume_across(a13, b13, TLS1_3_VERSION), 0);
+    CHECK_EQ_INT(resume_across(b13, a13, TLS1_3_VERSION), 0);
+    SSL_CTX_free(a12);
+    SSL_CTX_free(b12);
+    SSL_CTX_free(a13);
+    SSL_CTX_free(b13);
+    tlsr_store_free(st);
+    rm_store(p);
+}
+
+static void different_scope_never_resumes(void)
+{
+    const char *p = tmp_store();
+    struct tlsr_store *st = open_store(p, 0);
+    SSL_CTX *a = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *b = server(TLS1_2_VERSION, "fleet");
+    struct tlsr_server_cache *sc;
+    struct tlsr_error err;
+
+    CHECK(st != NULL && a != NULL && b != NULL);
+    CHECK_EQ_INT(share(st, a), 0);
+    sc = tlsr_server_cache_new(st, "blue", &err);
+    CHECK(sc != NULL);
+    CHECK_CODE(tlsr_server_cache_ctx(sc, b, &err), 0, &err);
+    tlsr_server_cache_free(sc);
+    CHECK_EQ_INT(resume_across(a, b, TLS1_2_VERSION), 0);
+    SSL_CTX_free(a);
+    SSL_CTX_free(b);
+    tlsr_store_free(st);
+    rm_store(p);
+}
+
+static void expired_entries_are_not_served(void)
+{
+    const char *p = tmp_store();
+    struct tlsr_store *st = open_store(p, 0);
+    SSL_CTX *a = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *b = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *cli = tp_client_ctx(TLS1_2_VERSION);
+    SSL_SESSION *s, *s2;
+    int reused = -1;
+
+    CHECK(st != NULL && a != NULL && b != NULL && cli != NULL);
+    CHECK(share(st, a) == 0 && share(st, b) == 0);
+    SSL_CTX_set_timeout(a, 1);          /* the session's own timeout */
+    s = tp_connect(a, cli, NULL, &reused);
+    CHECK(s != NULL && reused == 0);
+    CHECK_EQ_INT(tlsr_store_count(st, NULL), 1);
+    sleep(2);
+    s2 = tp_connect(b, cli, s, &reused);
+    CHECK(s2 != NULL);
+    CHECK_EQ_INT(reused, 0);
+    SSL_SESSION_free(s);
+    SSL_SESSION_free(s2);
+    SSL_CTX_free(cli);
+    SSL_CTX_free(a);
+    SSL_CTX_free(b);
+    tlsr_store_free(st);
+    rm_store(p);
+}
+
+static void sealed_store_works_and_other_keys_miss(void)
+{
+    const char *p = tmp_store();
+    struct tlsr_store *st = open_store(p, 1), *plain;
+    SSL_CTX *a = server(TLS1_3_VERSION, "fleet");
+    SSL_CTX *b = server(TLS1_3_VERSION, "fleet");
+    SSL_CTX *c = server(TLS1_3_VERSION, "fleet");
+    struct tlsr_store_iter *it;
+    struct tlsr_store_entry e;
+    struct tlsr_server_cache_stats sc;
+    int n = 0;
+
+    CHECK(st != NULL && a != NULL && b != NULL && c != NULL);
+    CHECK(share(st, a) == 0 && share(st, b) == 0);
+    CHECK_EQ_INT(resume_across(a, b, TLS1_3_VERSION), 1);
+    it = tlsr_store_iter_new(st, NULL);
+    CHECK(it != NULL);
+    while (tlsr_store_iter_next(it, &e, NULL) == 1) {
+        n++;
+        if (!e.sealed || e.port != 0 || strncmp(e.context, "server:", 7))
+            n = -100;
+    }
+    tlsr_store_iter_free(it);
+    CHECK(n > 0);
+    /* The same directory without the key: sealed entries are a miss,
+     * and a warned failure, never a failed handshake. */
+    plain = open_store(p, 0);
+    CHECK(plain != NULL);
+    CHECK(share(plain, c) == 0);
+    CHECK_EQ_INT(resume_across(a, c, TLS1_3_VERSION), 0);
+    CHECK_EQ_INT(stats(c, &sc), 0);
+    CHECK(sc.failures >= 1);
+    CHECK_EQ_INT(sc.first_error_code, TLSR_ESEAL);
+    SSL_CTX_free(a);
+    SSL_CTX_free(b);
+    SSL_CTX_free(c);
+    tlsr_store_free(plain);
+    tlsr_store_free(st);
+    rm_store(p);
+}
+
+static void regression_server_and_client_keys_never_meet(void)
+{
+    const char *p = tmp_store();
+    struct tlsr_store *st = open_store(p, 0);
+    SSL_CTX *a = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *b = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *cli = tp_client_ctx(TLS1_2_VERSION);
+    SSL_SESSION *s, *g;
+    struct tlsr_error err;
+    char hex[65];
+    const unsigned char *id;
+    unsigned int len, i;
+    int reused = -1;
+
+    CHECK(st != NULL && a != NULL && b != NULL && cli != NULL);
+    CHECK(share(st, a) == 0 && share(st, b) == 0);
+    s = tp_connect(a, cli, NULL, &reused);
+    CHECK(s != NULL);
+    id = SSL_SESSION_get_id(s, &len);
+    for (i = 0; i < len; i++)
+        sprintf(hex + 2 * i, "%02x", id[i]);
+    /* Client APIs cannot name a server key (port 0) ... */
+    CHECK(tlsr_store_get(st, hex, 0, "server:", NULL, NULL, &err) == NULL);
+    CHECK_EQ_INT(err.code, TLSR_EINVAL);
+    CHECK(tlsr_store_get(st, hex, 443, "server:", NULL, NULL, &err) == NULL);
+    CHECK_EQ_INT(err.code, TLSR_ENOTFOUND);
+    CHECK_CODE(tlsr_store_put(st, hex, 0, "server:", s, &err), TLSR_EINVAL,
+               &err);
+    /* ... and a client entry under the same name is never a server's:
+     * remove the server entry, keep a client one, resume on b: a miss. */
+    CHECK_CODE(tlsr_store_put(st, hex, 443, "server:", s, &err), 0, &err);
+    CHECK_EQ_INT(tlsr_store_count(st, NULL), 2);
+    SSL_CTX_remove_session(a, s);   /* the server's remove callback */
+    CHECK_EQ_INT(tlsr_store_count(st, NULL), 1);
+    g = tp_connect(b, cli, s, &reused);
+    CHECK(g != NULL);
+    CHECK_EQ_INT(reused, 0);
+    SSL_SESSION_free(g);
+    SSL_SESSION_free(s);
+    SSL_CTX_free(cli);
+    SSL_CTX_free(a);
+    SSL_CTX_free(b);
+    tlsr_store_free(st);
+    rm_store(p);
+}
+
+/* A connection dropped without close_notify: OpenSSL removes its session
+ * (ssl_clear_bad_session) and the remove callback deletes the entry. */
+static void remove_callback_removes_the_entry(void)
+{
+    const char *p = tmp_store();
+    struct tlsr_store *st = open_store(p, 0);
+    SSL_CTX *a = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *b = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *cli = tp_client_ctx(TLS1_2_VERSION);
+    SSL_SESSION *s, *g;
+    struct tlsr_server_cache_stats sa;
+    int reused = -1;
+
+    CHECK(st != NULL && a != NULL && b != NULL && cli != NULL);
+    CHECK(share(st, a) == 0 && share(st, b) == 0);
+    s = tp_connect(a, cli, NULL, &reused);
+    CHECK(s != NULL);
+    CHECK_EQ_INT(tlsr_store_count(st, NULL), 1);
+    SSL_CTX_remove_session(a, s);   /* what a bad close does */
+    CHECK_EQ_INT(tlsr_store_count(st, NULL), 0);
+    CHECK_EQ_INT(stats(a, &sa), 0);
+    CHECK_EQ_INT(sa.removed, 1);
+    g = tp_connect(b, cli, s, &reused);
+    CHECK(g != NULL);
+    CHECK_EQ_INT(reused, 0);
+    SSL_SESSION_free(g);
+    SSL_SESSION_free(s);
+    SSL_CTX_free(cli);
+    SSL_CTX_free(a);
+    SSL_CTX_free(b);
+    tlsr_store_free(st);
+    rm_store(p);
+}
+
+static int warned;
+static char warn_msg[256];
+
+static void on_warn(void *arg, int code, const char *msg)
+{
+    (void)arg;
+    warned++;
+    snprintf(warn_msg, sizeof(warn_msg), "%s", msg);
+}
+
+static void broken_store_gives_full_handshakes_and_one_warning(void)
+{
+    const char *p = tmp_store();
+    struct tlsr_store *st = open_store(p, 0);
+    SSL_CTX *a = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *b = server(TLS1_2_VERSION, "fleet");
+    struct tlsr_server_cache *sc;
+    struct tlsr_server_cache_stats s;
+    struct tlsr_error err;
+    int i;
+
+    CHECK(st != NULL && a != NULL && b != NULL);
+    sc = tlsr_server_cache_new(st, NULL, &err);
+    CHECK(sc != NULL);
+    CHECK_CODE(tlsr_server_cache_set_warn(sc, on_warn, NULL, &err), 0, &err);
+    CHECK_CODE(tlsr_server_cache_ctx(sc, a, &err), 0, &err);
+    CHECK_CODE(tlsr_server_cache_ctx(sc, b, &err), 0, &err);
+    tlsr_server_cache_free(sc);
+    warned = 0;
+    CHECK(chmod(p, 0) == 0);
+    if (access(p, W_OK) == 0) {     /* root: remove the directory instead */
+        char cmd[128];
+
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p);
+        CHECK(system(cmd) == 0 && access(p, F_OK) != 0);
+    }
+    for (i = 0; i < 3; i++)
+        CHECK_EQ_INT(resume_across(a, b, TLS1_2_VERSION), 0);
+    CHECK_EQ_INT(warned, 1);
+    CHECK(strstr(warn_msg, "full handshakes") != NULL);
+    CHECK_EQ_INT(stats(a, &s), 0);
+    CHECK(s.failures >= 3 && s.stored == 0);
+    SSL_CTX_free(a);
+    SSL_CTX_free(b);
+    tlsr_store_free(st);
+    rm_store(p);
+}
+
+/* The store's eviction walks the whole store: a full store keeps no new
+ * server sessions (warned once) instead of stalling a handshake, and
+ * takes them again once prune has made room. */
+static void regression_full_store_never_evicts_in_a_handshake(void)
+{
+    const char *p = tmp_store();
+    struct tlsr_store_options o;
+    struct tlsr_store *st;
+    SSL_CTX *a = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *b = server(TLS1_2_VERSION, "fleet");
+    struct tlsr_server_cache *sc;
+    struct tlsr_server_cache_stats s;
+    struct tlsr_error err;
+    int i;
+
+    tlsr_store_options_init(&o);
+    o.max_entries = 3;
+    st = tlsr_store_open(p, &o, &err);
+    CHECK(st != NULL && a != NULL && b != NULL);
+    sc = tlsr_server_cache_new(st, NULL, &err);
+    CHECK(sc != NULL);
+    CHECK_CODE(tlsr_server_cache_set_warn(sc, on_warn, NULL, &err), 0, &err);
+    CHECK_CODE(tlsr_server_cache_ctx(sc, a, &err), 0, &err);
+    CHECK_CODE(tlsr_server_cache_ctx(sc, b, &err), 0, &err);
+    tlsr_server_cache_free(sc);
+    SSL_CTX_set_timeout(a, 1);
+    warned = 0;
+    for (i = 0; i < 3; i++)
+        CHECK_EQ_INT(resume_across(a, b, TLS1_2_VERSION), 1);
+    for (i = 0; i < 3; i++)     /* full: not shared, not failed */
+        CHECK_EQ_INT(resume_across(a, b, TLS1_2_VERSION), 0);
+    CHECK_EQ_INT(tlsr_store_count(st, NULL), 3);
+    CHECK_EQ_INT(warned, 1);
+    CHECK(strstr(warn_msg, "full") != NULL);
+    CHECK_EQ_INT(stats(a, &s), 0);
+    CHECK_EQ_INT(s.stored, 3);
+    CHECK_EQ_INT(s.full, 6);     /* a full handshake on a, then on b */
+    CHECK_EQ_INT(s.failures, 0);
+    sleep(2);                   /* the sessions expire; prune makes room */
+    CHECK_EQ_INT(tlsr_store_prune(st, &err), 3);
+    CHECK_EQ_INT(resume_across(a, b, TLS1_2_VERSION), 1);
+    CHECK_EQ_INT(warned, 1);
+    SSL_CTX_free(a);
+    SSL_CTX_free(b);
+    tlsr_store_free(st);
+    rm_store(p);
+}
+
+static void attaching_again_is_idempotent_another_store_refused(void)
+{
+    const char *p = tmp_store();
+    char p2[80];
+    struct tlsr_store *st = open_store(p, 0), *other;
+    SSL_CTX *a = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *b = server(TLS1_2_VERSION, "fleet");
+    struct tlsr_server_cache *sc;
+    struct tlsr_error err;
+
+    CHECK(st != NULL && a != NULL && b != NULL);
+    snprintf(p2, sizeof(p2), "%s2", p);
+    other = open_store(p2, 0);
+    CHECK(other != NULL);
+    CHECK_EQ_INT(share(st, a), 0);
+    CHECK_EQ_INT(share(st, a), 0);
+    sc = tlsr_server_cache_new(other, NULL, &err);
+    CHECK(sc != NULL);
+    CHECK_CODE(tlsr_server_cache_ctx(sc, a, &err), TLSR_EINVAL, &err);
+    CHECK(strstr(err.msg, "another store") != NULL);
+    tlsr_server_cache_free(sc);
+    /* Detach: OpenSSL's internal cache is back. */
+    CHECK_CODE(tlsr_server_cache_ctx(NULL, a, &err), 0, &err);
+    CHECK(tlsr_server_cache_get(a) == NULL);
+    CHECK_EQ_INT(resume_across(a, a, TLS1_2_VERSION), 1);
+    CHECK(SSL_CTX_sess_number(a) >= 1);
+    CHECK_EQ_INT(share(other, a), 0);
+    CHECK_EQ_INT(tlsr_server_cache_ctx(NULL, b, &err), 0);  /* no-op */
+    CHECK_CODE(tlsr_server_cache_ctx(NULL, NULL, &err), TLSR_EINVAL, &err);
+    CHECK(tlsr_server_cache_new(NULL, NULL, &err) == NULL);
+    CHECK_EQ_INT(err.code, TLSR_EINVAL);
+    SSL_CTX_free(a);
+    SSL_CTX_free(b);
+    tlsr_store_free(other);
+    tlsr_store_free(st);
+    rm_store(p);
+    rm_store(p2);
+}
+
+static int foreign_new_cb(SSL *ssl, SSL_SESSION *sess)
+{
+    (void)ssl; (void)sess;
+    return 0;
+}
+
+static void foreign_session_callbacks_are_refused(void)
+{
+    const char *p = tmp_store();
+    struct tlsr_store *st = open_store(p, 0);
+    SSL_CTX *a = server(TLS1_2_VERSION, "fleet");
+
+    CHECK(st != NULL && a != NULL);
+    SSL_CTX_sess_set_new_cb(a, foreign_new_cb);
+    CHECK_EQ_INT(share(st, a), TLSR_EINVAL);
+    CHECK(tlsr_server_cache_get(a) == NULL);
+    SSL_CTX_free(a);
+    tlsr_store_free(st);
+    rm_store(p);
+}
+
+/* The cache outlives the caller's store and reference: contexts keep it. */
+static void cache_outlives_the_callers_store(void)
+{
+    const char *p = tmp_store();
+    struct tlsr_store *st = open_store(p, 0);
+    SSL_CTX *a = server(TLS1_3_VERSION, "fleet");
+    SSL_CTX *b = server(TLS1_3_VERSION, "fleet");
+
+    CHECK(st != NULL && a != NULL && b != NULL);
+    CHECK(share(st, a) == 0 && share(st, b) == 0);
+    tlsr_store_free(st);
+    CHECK_EQ_INT(resume_across(a, b, TLS1_3_VERSION), 1);
+    SSL_CTX_free(a);
+    SSL_CTX_free(b);
+    rm_store(p);
+}
+
+/* Handshakes on many threads while another thread detaches and attaches
+ * the cache again: a callback holds its own reference (never a freed
+ * cache), and every handshake completes, resumed or not. */
+struct churn {
+    SSL_CTX *a, *b;
+    int version, done, failed;
+};
+
+static void *handshakes(void *arg)
+{
+    struct churn *c = arg;
+    int i, r;
+
+    for (i = 0; i < 15; i++) {
+        r = resume_across(c->a, c->b, c->version);
+        if (r < 0)
+            __atomic_add_fetch(&c->failed, 1, __ATOMIC_SEQ_CST);
+    }
+    __atomic_add_fetch(&c->done, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static void regression_detach_during_handshakes_is_safe(void)
+{
+    const char *p = tmp_store();
+    struct tlsr_store *st = open_store(p, 0);
+    struct churn c = { NULL, NULL, TLS1_3_VERSION, 0, 0 };
+    struct tlsr_error err;
+    pthread_t t[3];
+    int i, n = 0;
+
+    c.a = server(TLS1_3_VERSION, "fleet");
+    c.b = server(TLS1_3_VERSION, "fleet");
+    CHECK(st != NULL && c.a != NULL && c.b != NULL);
+    CHECK(share(st, c.a) == 0 && share(st, c.b) == 0);
+    for (i = 0; i < 3; i++)
+        CHECK(pthread_create(&t[i], NULL, handshakes, &c) == 0);
+    while (__atomic_load_n(&c.done, __ATOMIC_SEQ_CST) < 3) {
+        CHECK_CODE(tlsr_server_cache_ctx(NULL, c.b, &err), 0, &err);
+        usleep(500);
+        CHECK_EQ_INT(share(st, c.b), 0);
+        usleep(500);
+        n++;
+    }
+    for (i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    CHECK_EQ_INT(c.failed, 0);
+    CHECK(n > 0);
+    SSL_CTX_free(c.a);
+    SSL_CTX_free(c.b);
+    tlsr_store_free(st);
+    rm_store(p);
+}
+
+TESTS(T(tls12_session_ids_resume_across_servers),
+      T(tls13_stateful_tickets_resume_across_servers),
+      T(without_the_cache_servers_do_not_resume_each_other),
+      T(different_sid_ctx_never_resumes),
+      T(different_scope_never_resumes),
+      T(expired_entries_are_not_served),
+      T(sealed_store_works_and_other_keys_miss),
+      T(regression_server_and_client_keys_never_meet),
+      T(remove_callback_removes_the_entry),
+      T(broken_store_gives_full_handshakes_and_one_warning),
+      T(regression_full_store_never_evicts_in_a_handshake),
+      T(attaching_again_is_idempotent_another_store_refused),
+      T(foreign_session_callbacks_are_refused),
+      T(cache_outlives_the_callers_store),
+      T(regression_detach_during_handshakes_is_safe))
