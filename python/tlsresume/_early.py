@@ -267,13 +267,11 @@ def send_early(sslsock, data):
         raise TypeError("send_early needs an ssl.SSLSocket, not %s"
                         % type(sslsock).__name__)
     data = bytes(memoryview(data))
-    if sslsock._tlsr_early is None if isinstance(
-            sslsock, EarlySocketMixin) else True:
-        # Not deferred: key the connection and offer the stored session
-        # the way do_handshake would, without running the handshake.
-        prep = getattr(sslsock, "_tlsr_prepare", None)
-        if prep is not None:
-            prep()
+    # Key the connection and offer the stored session the way do_handshake
+    # would, without running the handshake (done already if deferred).
+    prep = getattr(sslsock, "_tlsr_prepare", None)
+    if prep is not None:
+        prep()
     if isinstance(sslsock, EarlySocketMixin):
         sslsock._tlsr_early = "done"
     att = _attached(sslsock)
