@@ -20,6 +20,7 @@ early data, the same bytes are written again after the handshake, once.
 """
 import os
 import select
+import socket
 import ssl
 import sys
 import tempfile
@@ -121,9 +122,10 @@ def _early_possible(conn, att):
         return 0        # the protocol the server picks cannot be foretold
     wire = alpn_wire(alpn) if alpn else None
     try:
-        return _core.early_max(conn._sslobj, wire)
+        n = _core.early_max(conn._sslobj, wire)
     except (ValueError, TypeError, RuntimeError):
         return 0
+    return n
 
 
 def _predicted_alpn(conn, att):
@@ -155,7 +157,7 @@ def _wait(sock, want):
     timeout = sock.gettimeout()
     r, w = ([sock], []) if want == _WANT_READ else ([], [sock])
     if not select.select(r, w, [], timeout)[0 if r else 1]:
-        raise TimeoutError("early data write timed out")
+        raise socket.timeout("early data write timed out")
 
 
 def _attached(conn):

@@ -15,6 +15,7 @@ import pytest
 
 import tlsresume
 from conftest import HELPERS
+from delay_proxy import DelayProxy
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 pytestmark = pytest.mark.skipif(not os.path.exists(NGINX),
@@ -59,6 +60,9 @@ def free_port():
 
 
 class Nginx:
+    """nginx on 127.0.0.1:port; clients go through a 10 ms delaying proxy
+    (proxy_port, see delay_proxy.py) when proxied."""
+
     def __init__(self, d, certs, port, early):
         cert, key = certs
         self.dir, self.port = d, port
@@ -94,16 +98,24 @@ class Nginx:
 def nginx(tmp_path, certs):
     started = []
 
+    proxies = {}
+
     def start(early=True, port=None):
         n = Nginx(tmp_path, certs, port or free_port(), early)
         started.append(n)
+        if n.port not in proxies:
+            proxies[n.port] = DelayProxy(n.port, 0.01)
+        n.proxy_port = proxies[n.port].port
         return n
     yield start
     for n in started:
         n.stop()
+    for p in proxies.values():
+        p.close()
 
 
 def fetch(lib, port, ca, store, method="GET"):
+    """One request from a fresh process to https://localhost:port/."""
     r = subprocess.run([sys.executable, str(HELPERS / "early_client.py"),
                         lib, "https://localhost:%d/" % port, str(ca),
                         str(store), method],
@@ -119,10 +131,10 @@ def test_get_goes_early_from_the_second_process(lib, nginx, certs, tmp_path):
     pytest.importorskip("requests" if lib == "requests" else "ssl")
     srv = nginx()
     store = tmp_path / "store"
-    first = fetch(lib, srv.port, certs[0], store)
+    first = fetch(lib, srv.proxy_port, certs[0], store)
     assert first["status"] == 200 and not first["early"]
     for _ in range(2):
-        r = fetch(lib, srv.port, certs[0], store)
+        r = fetch(lib, srv.proxy_port, certs[0], store)
         assert r["status"] == 200
         assert r["early"] == "1", r            # the server's word
     assert srv.log() == ["GET - .", "GET 1 r", "GET 1 r"]
@@ -131,9 +143,9 @@ def test_get_goes_early_from_the_second_process(lib, nginx, certs, tmp_path):
 def test_post_never_goes_early(nginx, certs, tmp_path):
     srv = nginx()
     store = tmp_path / "store"
-    fetch("http.client", srv.port, certs[0], store)
+    fetch("http.client", srv.proxy_port, certs[0], store)
     for lib in ("http.client", "httpx"):
-        r = fetch(lib, srv.port, certs[0], store, "POST")
+        r = fetch(lib, srv.proxy_port, certs[0], store, "POST")
         assert r["status"] == 200 and not r["early"]
     assert srv.log() == ["GET - .", "POST - r", "POST - r"]
 
@@ -143,10 +155,10 @@ def test_rejected_early_data_is_sent_again_once(nginx, certs, tmp_path):
     # ticket key) resumes the session and rejects the early data.
     srv = nginx()
     store = tmp_path / "store"
-    fetch("http.client", srv.port, certs[0], store)
+    fetch("http.client", srv.proxy_port, certs[0], store)
     srv.stop()
     srv = nginx(early=False, port=srv.port)
-    r = fetch("http.client", srv.port, certs[0], store)
+    r = fetch("http.client", srv.proxy_port, certs[0], store)
     assert r["status"] == 200 and not r["early"]
     assert r["body"] == "early= reused=r\n"
     assert srv.log() == ["GET - r"]       # reached the server once
@@ -157,7 +169,7 @@ def test_session_without_early_data_sends_nothing_early(nginx, certs,
     srv = nginx(early=False)
     store = tmp_path / "store"
     for lib in ("http.client", "httpx", "http.client"):
-        r = fetch(lib, srv.port, certs[0], store)
+        r = fetch(lib, srv.proxy_port, certs[0], store)
         assert r["status"] == 200 and not r["early"]
     assert srv.log() == ["GET - .", "GET - r", "GET - r"]
 
@@ -166,8 +178,8 @@ def test_getpeercert_after_lean_resumption_equals_full(nginx, certs,
                                                        tmp_path):
     srv = nginx()
     store = tmp_path / "store"
-    full = fetch("http.client", srv.port, certs[0], store)
-    resumed = fetch("http.client", srv.port, certs[0], store)
+    full = fetch("http.client", srv.proxy_port, certs[0], store)
+    resumed = fetch("http.client", srv.proxy_port, certs[0], store)
     assert resumed["early"] == "1"          # resumed, from a lean restore
     assert resumed["peercert"] == full["peercert"]
     assert resumed["peercert_der"] == full["peercert_der"]
@@ -191,7 +203,7 @@ print(tlsresume.send_early(s, b"hello early\n"))
 s.settimeout(0.5)       # s_server answers nothing: read only the tickets
 try:
     s.recv(100)
-except TimeoutError:
+except socket.timeout:      # TimeoutError on 3.10+
     pass
 # A clean close: s_server drops the session of a connection that ends
 # without close_notify, and its anti-replay then rejects the ticket.
