@@ -274,3 +274,44 @@ def test_regression_lean_restore_keeps_the_trust_rule(s_server, certs,
     assert refused["ok"] is False          # no resumption, then no trust
     ok = trust_client(srv.port, store, "ca", certs[0])
     assert ok["reused"] is True and ok["server_reused"] is True
+
+
+DEFERRED = r"""
+import socket, ssl, sys, tlsresume
+port, ca, path, call = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+ctx = tlsresume.attach(ssl.create_default_context(cafile=ca),
+                       tlsresume.SessionStore(path), early_data=True)
+raw = socket.create_connection(("127.0.0.1", port))
+s = ctx.wrap_socket(raw, server_hostname="localhost")   # deferred
+if call == "version":
+    print(s.version())              # needs the handshake: completes it
+elif call == "do_handshake":
+    s.do_handshake()                # explicit: never deferred
+s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+page = b""
+while True:
+    d = s.recv(4096)
+    if not d:
+        break
+    page += d
+print(page.split(b"\r\n\r\n", 1)[1].decode().strip())
+print(tlsresume.early_data_status(s))
+"""
+
+
+def test_deferred_handshake_completes_for_calls_that_need_it(nginx, certs,
+                                                              tmp_path):
+    srv = nginx()
+    outs = {}
+    for call in ("version", "do_handshake", "none"):
+        store = tmp_path / call
+        fetch("http.client", srv.proxy_port, certs[0], store)   # 2 tickets
+        r = subprocess.run([sys.executable, "-c", DEFERRED,
+                            str(srv.proxy_port), str(certs[0]), str(store),
+                            call], capture_output=True, text=True,
+                           timeout=30)
+        assert r.returncode == 0, r.stderr
+        outs[call] = r.stdout.split("\n")
+    assert outs["version"][:3] == ["TLSv1.3", "early= reused=r", "not sent"]
+    assert outs["do_handshake"][:2] == ["early= reused=r", "not sent"]
+    assert outs["none"][:2] == ["early=1 reused=r", "accepted"]
