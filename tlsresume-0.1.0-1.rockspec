@@ -45,11 +45,17 @@ $(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -fPIC -shared \
    install = {
       lua = {
          ["tlsresume"] = "lua/tlsresume.lua",
+         ["tlsresume.busted"] = "lua/tlsresume/busted.lua",
          ["resty.tlsresume"] = "lua/resty/tlsresume.lua",
          ["resty.tlsresume.cdef"] = "lua/resty/tlsresume/cdef.lua",
          ["resty.tlsresume.dirstore"] = "lua/resty/tlsresume/dirstore.lua",
          ["resty.tlsresume.shdict"] = "lua/resty/tlsresume/shdict.lua",
          ["resty.tlsresume.tiered"] = "lua/resty/tlsresume/tiered.lua",
+         ["resty.tlsresume.redis"] = "lua/resty/tlsresume/redis.lua",
+         ["tlsresume.redis"] = "lua/tlsresume/redis.lua",
+         ["tlsresume.redis_store"] = "lua/tlsresume/redis_store.lua",
+         ["tlsresume.redis_scripts"] = "lua/tlsresume/redis_scripts.lua",
+         ["resty.tlsresume.ring"] = "lua/resty/tlsresume/ring.lua",
       },
       lib = {
          ["tlsresume_core"] = "build/rock/tlsresume_core.so",

@@ -18,6 +18,10 @@
  * every session captured before them.  fork() and exit() have handlers
  * (see there).
  *
+ * A queue attach (tlsr_attach_new_queue) has no store and no writer: the
+ * binding pops the captures (tlsr_attach_pop) from a thread of its own and
+ * writes them to a store across the network (Redis), never from here.
+ *
  * Locks, always taken in this order: reg_lock (fork handlers, registry),
  * ctx_lock (ex_data of contexts), att->lock (the store, held during file
  * I/O), att->qlock (the ring and counters: never held during I/O; the only
@@ -76,6 +80,7 @@ struct tlsr_attach {
     unsigned int stale;         /* fork child: the parent's, at head */
     pthread_t thread;
     struct tlsr_attach *prev, *next;    /* registry (fork handlers) */
+    double last_pop;            /* queue attach: when pop last found one */
 };
 
 /* A connection's key.  It holds a reference to the attach it was made for,
@@ -150,8 +155,9 @@ static int queue_pop(struct tlsr_attach *att, struct capture *out)
  * ex_data (tlsri_trust_capture). */
 static void write_one(struct tlsr_attach *att, struct capture *c)
 {
-    tlsr_store_put(att->store, c->key.host, c->key.port, c->key.context,
-                   c->sess, NULL);
+    if (att->store != NULL)     /* a queue attach's are only freed */
+        tlsr_store_put(att->store, c->key.host, c->key.port, c->key.context,
+                       c->sess, NULL);
     SSL_SESSION_free(c->sess);
 }
 
@@ -270,7 +276,7 @@ static int queue_push(struct tlsr_attach *att, SSL *ssl, SSL_SESSION *sess,
     c->sess = sess;
     c->key = *key;
     att->count++;
-    if (!att->writer)
+    if (!att->writer && att->store != NULL)
         writer_start(att);
     /* Wake the writer only from its long sleep (see writer_main), and
      * after the unlock: it would wake into a held lock. */
@@ -372,7 +378,7 @@ static void at_exit(void)
         att->exiting = 1;
         pthread_mutex_unlock(&att->qlock);
         locked = pthread_mutex_timedlock(&att->lock, &abs) == 0;
-        if (locked)
+        if (locked && att->store != NULL)
             drain_locked(att, until);
         pthread_mutex_lock(&att->qlock);
         att->closed = 1;
@@ -520,16 +526,11 @@ static int qlock_init(pthread_mutex_t *m)
 #endif
 }
 
-TLSR_EXPORT struct tlsr_attach *tlsr_attach_new(struct tlsr_store *store,
-                                                struct tlsr_error *err)
+static struct tlsr_attach *attach_make(struct tlsr_store *store,
+                                       struct tlsr_error *err)
 {
     struct tlsr_attach *att;
 
-    tlsri_error_clear(err);
-    if (store == NULL) {
-        tlsri_error_set(err, TLSR_EINVAL, "store is NULL");
-        return NULL;
-    }
     att = calloc(1, sizeof(*att));
     if (att == NULL) {
         tlsri_error_set(err, TLSR_ENOMEM, "out of memory");
@@ -565,6 +566,89 @@ TLSR_EXPORT struct tlsr_attach *tlsr_attach_new(struct tlsr_store *store,
     return att;
 }
 
+TLSR_EXPORT struct tlsr_attach *tlsr_attach_new(struct tlsr_store *store,
+                                                struct tlsr_error *err)
+{
+    tlsri_error_clear(err);
+    if (store == NULL) {
+        tlsri_error_set(err, TLSR_EINVAL, "store is NULL");
+        return NULL;
+    }
+    return attach_make(store, err);
+}
+
+TLSR_EXPORT struct tlsr_attach *tlsr_attach_new_queue(struct tlsr_error *err)
+{
+    tlsri_error_clear(err);
+    return attach_make(NULL, err);
+}
+
+/*
+ * Like the writer: while captures keep coming, look at the ring every
+ * POLL_MS (the callback wakes no one); after IDLE_S without any, sleep
+ * until a capture wakes us (the callback then pays once) or time is up.
+ */
+TLSR_EXPORT int tlsr_attach_pop(struct tlsr_attach *att, int timeout_ms,
+                                char *host, int *port, char *context,
+                                struct ssl_session_st **sess,
+                                struct tlsr_error *err)
+{
+    struct capture c;
+    double until, now;
+
+    tlsri_error_clear(err);
+    if (att == NULL || att->store != NULL || host == NULL || port == NULL
+        || context == NULL || sess == NULL)
+        return tlsri_error_set(err, TLSR_EINVAL,
+                               "not a queue attach, or a NULL argument");
+    *sess = NULL;
+    until = mono_now() + (timeout_ms > 0 ? timeout_ms / 1000.0 : 0);
+    for (;;) {
+        if (queue_pop(att, &c)) {
+            memcpy(host, c.key.host, sizeof(c.key.host));
+            *port = c.key.port;
+            memcpy(context, c.key.context, sizeof(c.key.context));
+            *sess = c.sess;
+            pthread_mutex_lock(&att->qlock);
+            att->last_pop = mono_now();
+            pthread_mutex_unlock(&att->qlock);
+            return 1;
+        }
+        now = mono_now();
+        if (now >= until)
+            return 0;
+        pthread_mutex_lock(&att->qlock);
+        if (att->count == 0 && !att->closed) {
+            if (now - att->last_pop < IDLE_S) {
+                wait_until(att, now + POLL_MS / 1000.0 < until
+                                    ? now + POLL_MS / 1000.0 : until);
+            } else {
+                att->idle = 1;
+                wait_until(att, until);
+                att->idle = 0;
+            }
+        }
+        if (att->closed) {
+            pthread_mutex_unlock(&att->qlock);
+            return 0;
+        }
+        pthread_mutex_unlock(&att->qlock);
+    }
+}
+
+TLSR_EXPORT int tlsr_attach_pending(struct tlsr_attach *att)
+{
+    int n;
+
+    if (att == NULL)
+        return 0;
+    pthread_mutex_lock(&att->qlock);
+    n = (int)(att->count - (att->stale < att->count ? att->stale
+                                                     : att->count));
+    pthread_mutex_unlock(&att->qlock);
+    return n;
+}
+
 TLSR_EXPORT void tlsr_attach_free(struct tlsr_attach *att)
 {
     attach_release(att);
@@ -575,7 +659,8 @@ TLSR_EXPORT struct tlsr_store *tlsr_attach_lock(struct tlsr_attach *att)
     if (att == NULL)
         return NULL;
     pthread_mutex_lock(&att->lock);
-    drain_locked(att, -1);      /* calls see every captured session */
+    if (att->store != NULL)
+        drain_locked(att, -1);  /* calls see every captured session */
     return att->store;
 }
 
@@ -595,6 +680,8 @@ TLSR_EXPORT int tlsr_attach_flush(struct tlsr_attach *att, int timeout_ms,
     tlsri_error_clear(err);
     if (att == NULL)
         return tlsri_error_set(err, TLSR_EINVAL, "attach is NULL");
+    if (att->store == NULL)     /* a queue attach: the binding writes */
+        return TLSR_OK;
     if (timeout_ms < 0) {
         rc = pthread_mutex_lock(&att->lock);
     } else {

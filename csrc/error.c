@@ -53,7 +53,7 @@ TLSR_EXPORT const char *tlsr_error_name(int code)
         "TLSR_EBUFSIZE", "TLSR_ETICKET", "TLSR_EKEYNAME", "TLSR_EMAC",
         "TLSR_EDECRYPT", "TLSR_EKEY", "TLSR_ENOTFOUND", "TLSR_EIO",
         "TLSR_EPERM", "TLSR_ESEAL", "TLSR_ECORRUPT", "TLSR_ENOTRESUMABLE",
-        "TLSR_ESSL", "TLSR_ETRUST",
+        "TLSR_ESSL", "TLSR_ETRUST", "TLSR_ECONNECT",
     };
 
     /* Compare without negating: -INT_MIN overflows. */

@@ -58,7 +58,7 @@ static int check_target(const char *path, struct tlsr_error *err)
     return TLSR_OK;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
+int tlsri_write_all(int fd, const uint8_t *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(fd, p, n);
@@ -142,7 +142,7 @@ TLSR_EXPORT int tlsr_file_write_private(const char *path,
                                "temporary file next to it: %s", path,
                                strerror(errno));
     /* 0600 whatever the umask (0277 would leave 0400). */
-    if (fchmod(fd, 0600) != 0 || write_all(fd, data, len) != 0
+    if (fchmod(fd, 0600) != 0 || tlsri_write_all(fd, data, len) != 0
         || fsync(fd) != 0) {
         e = errno;
         close(fd);

@@ -20,7 +20,20 @@ int tlsri_error_set(struct tlsr_error *err, int code, const char *fmt, ...)
  */
 int tlsri_error_ssl(struct tlsr_error *err, int code, const char *what);
 
+/* write(2) all of p, retrying on EINTR and short writes: 0, or -1 (errno
+ * set).  csrc/file_write.c. */
+int tlsri_write_all(int fd, const uint8_t *p, size_t n);
+
 /* Clear err to TLSR_OK. */
 void tlsri_error_clear(struct tlsr_error *err);
+
+/*
+ * Open a directory that holds secrets (csrc/dir_safe.c): refused unless this
+ * user owns it and neither group nor others can write it; a symlink only if
+ * this user or root made it.  create: mkdir -p (0700) first.  what names it
+ * in messages ("store", "ring").  Returns an O_DIRECTORY fd, or -1 and err.
+ */
+int tlsri_dir_open_safe(const char *path, const char *what, int create,
+                        struct tlsr_error *err);
 
 #endif

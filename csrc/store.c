@@ -29,85 +29,27 @@ TLSR_EXPORT void tlsr_store_options_init(struct tlsr_store_options *opts)
     opts->max_lifetime = 7 * 86400;
 }
 
-/* Like ssh with ~/.ssh: secrets live only in a directory no one else can
- * write to (or replace entries in).  One that others cannot write (0755)
- * is used as it is; the ones we create are 0700 (tlsr_store_open). */
-static int check_dir(const struct stat *sb, const char *path,
-                     struct tlsr_error *err)
+/* A store object on directory fd (taken: closed on failure), with empty
+ * caches; options are the caller's to set. */
+static struct tlsr_store *store_alloc(int fd, struct tlsr_error *err)
 {
-    if (!S_ISDIR(sb->st_mode))
-        return tlsri_error_set(err, TLSR_EIO, "store path %s is not a "
-                               "directory", path);
-    /* /tmp (1777): chmod would break it; the fix is a directory below. */
-    if ((sb->st_mode & S_ISVTX) != 0 && (sb->st_mode & S_IWOTH) != 0)
-        return tlsri_error_set(err, TLSR_EPERM, "store directory %s is "
-                               "shared with other users (sticky, "
-                               "world-writable): use a subdirectory of your "
-                               "own", path);
-    if (sb->st_uid != geteuid())
-        return tlsri_error_set(err, TLSR_EPERM, "store directory %s is owned "
-                               "by uid %u, not by this user (uid %u)", path,
-                               (unsigned)sb->st_uid, (unsigned)geteuid());
-    if ((sb->st_mode & (S_IWGRP | S_IWOTH)) != 0)
-        return tlsri_error_set(err, TLSR_EPERM, "store directory %s is "
-                               "writable by %s (mode %04o): chmod go-w it",
-                               path, (sb->st_mode & S_IWOTH) ? "others"
-                                                             : "its group",
-                               (unsigned)(sb->st_mode & 07777));
-    return TLSR_OK;
-}
+    struct tlsr_store *st = OPENSSL_zalloc(sizeof(*st));
 
-/* mkdir -p: each directory we create is 0700 (mkdir's mode is filtered by
- * the umask; chmod sets it exactly); existing ones are left as they are. */
-static int make_dirs(const char *path, struct tlsr_error *err)
-{
-    char buf[4096];
-    size_t n = strlen(path), i;
-
-    if (n >= sizeof(buf))
-        return tlsri_error_set(err, TLSR_EINVAL, "store path is too long");
-    memcpy(buf, path, n + 1);
-    for (i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0')
-            continue;
-        if (buf[i - 1] == '/')      /* "//" or a trailing "/" */
-            continue;
-        buf[i] = '\0';
-        if (mkdir(buf, 0700) == 0)
-            chmod(buf, 0700);
-        else if (errno != EEXIST)
-            return tlsri_error_set(err, TLSR_EIO, "cannot create store "
-                                   "directory %s: %s", buf, strerror(errno));
-        buf[i] = path[i];
+    if (st == NULL
+        || (st->sess_cache = OPENSSL_zalloc(TLSRI_SESS_SLOTS
+                                            * sizeof(*st->sess_cache))) == NULL
+        || (st->dir_cache = OPENSSL_zalloc(TLSRI_DIR_SLOTS
+                                           * sizeof(*st->dir_cache))) == NULL
+        || pthread_mutex_init(&st->lock, NULL) != 0) {
+        if (st != NULL)
+            tlsri_cache_free(st);
+        OPENSSL_free(st);
+        close(fd);
+        tlsri_error_set(err, TLSR_ENOMEM, "out of memory");
+        return NULL;
     }
-    return TLSR_OK;
-}
-
-/*
- * The path itself, once opened as fd (sb): a symlink there is followed only
- * if this user (or root) made it, so one planted by another user (e.g. in
- * /tmp) cannot point the store at a directory of ours it chose.  A plain
- * directory must be the one we opened.
- */
-static int check_path(const char *path, const struct stat *sb,
-                      struct tlsr_error *err)
-{
-    struct stat lsb;
-
-    if (lstat(path, &lsb) != 0)
-        return tlsri_error_set(err, TLSR_EIO, "cannot stat %s: %s", path,
-                               strerror(errno));
-    if (S_ISLNK(lsb.st_mode)) {
-        if (lsb.st_uid != geteuid() && lsb.st_uid != 0)
-            return tlsri_error_set(err, TLSR_EPERM, "store path %s is a "
-                                   "symlink owned by uid %u", path,
-                                   (unsigned)lsb.st_uid);
-        return TLSR_OK;
-    }
-    if (lsb.st_dev != sb->st_dev || lsb.st_ino != sb->st_ino)
-        return tlsri_error_set(err, TLSR_EPERM, "store path %s was replaced "
-                               "while being opened", path);
-    return TLSR_OK;
+    st->dirfd = fd;
+    return st;
 }
 
 TLSR_EXPORT struct tlsr_store *tlsr_store_open(
@@ -116,7 +58,6 @@ TLSR_EXPORT struct tlsr_store *tlsr_store_open(
 {
     struct tlsr_store_options defaults;
     struct tlsr_store *st;
-    struct stat sb;
     int fd;
 
     tlsr_store_options_init(&defaults);
@@ -139,41 +80,11 @@ TLSR_EXPORT struct tlsr_store *tlsr_store_open(
         tlsri_error_set(err, TLSR_EINVAL, "bad store options");
         return NULL;
     }
-    if (make_dirs(path, err) != TLSR_OK)
+    fd = tlsri_dir_open_safe(path, "store", 1, err);
+    if (fd < 0)
         return NULL;
-    fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        tlsri_error_set(err, errno == EACCES ? TLSR_EPERM : TLSR_EIO,
-                        "cannot open store directory %s: %s", path,
-                        strerror(errno));
+    if ((st = store_alloc(fd, err)) == NULL)
         return NULL;
-    }
-    if (fstat(fd, &sb) != 0) {
-        tlsri_error_set(err, TLSR_EIO, "cannot stat %s: %s", path,
-                        strerror(errno));
-        close(fd);
-        return NULL;
-    }
-    if (check_dir(&sb, path, err) != TLSR_OK
-        || check_path(path, &sb, err) != TLSR_OK) {
-        close(fd);
-        return NULL;
-    }
-    st = OPENSSL_zalloc(sizeof(*st));
-    if (st == NULL
-        || (st->sess_cache = OPENSSL_zalloc(TLSRI_SESS_SLOTS
-                                            * sizeof(*st->sess_cache))) == NULL
-        || (st->dir_cache = OPENSSL_zalloc(TLSRI_DIR_SLOTS
-                                           * sizeof(*st->dir_cache))) == NULL
-        || pthread_mutex_init(&st->lock, NULL) != 0) {
-        if (st != NULL)
-            tlsri_cache_free(st);
-        OPENSSL_free(st);
-        close(fd);
-        tlsri_error_set(err, TLSR_ENOMEM, "out of memory");
-        return NULL;
-    }
-    st->dirfd = fd;
     st->max_tickets = opts->max_tickets ? opts->max_tickets : 8;
     st->max_entries = opts->max_entries ? opts->max_entries : 100000;
     st->max_lifetime = opts->max_lifetime ? opts->max_lifetime : 7 * 86400;
@@ -207,21 +118,8 @@ struct tlsr_store *tlsri_store_dup(const struct tlsr_store *src,
                         "descriptor: %s", strerror(errno));
         return NULL;
     }
-    st = OPENSSL_zalloc(sizeof(*st));
-    if (st == NULL
-        || (st->sess_cache = OPENSSL_zalloc(TLSRI_SESS_SLOTS
-                                            * sizeof(*st->sess_cache))) == NULL
-        || (st->dir_cache = OPENSSL_zalloc(TLSRI_DIR_SLOTS
-                                           * sizeof(*st->dir_cache))) == NULL
-        || pthread_mutex_init(&st->lock, NULL) != 0) {
-        if (st != NULL)
-            tlsri_cache_free(st);
-        OPENSSL_free(st);
-        close(fd);
-        tlsri_error_set(err, TLSR_ENOMEM, "out of memory");
+    if ((st = store_alloc(fd, err)) == NULL)
         return NULL;
-    }
-    st->dirfd = fd;
     st->max_tickets = src->max_tickets;
     st->max_entries = src->max_entries;
     st->max_lifetime = src->max_lifetime;
@@ -292,21 +190,6 @@ static void inflight_name(char *buf, size_t cap, const char *what)
     snprintf(buf, cap, ".%s-%ld-%016llx", what, (long)getpid(), x);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Write bytes as entry name in kfd: temporary file, then rename. */
 static int write_entry(int kfd, const char *name, const uint8_t *buf,
                        size_t len, struct tlsr_error *err)
@@ -324,7 +207,7 @@ static int write_entry(int kfd, const char *name, const uint8_t *buf,
                                                  strerror(errno));
     /* 0600 whatever the umask: a umask like 0277 leaves 0400, which
      * later opens (and other processes) could not read or rewrite. */
-    if (fchmod(fd, 0600) != 0 || write_all(fd, buf, len) != 0) {
+    if (fchmod(fd, 0600) != 0 || tlsri_write_all(fd, buf, len) != 0) {
         e = errno;
         close(fd);
         unlinkat(kfd, tmp, 0);
@@ -375,6 +258,39 @@ static int trim_key(struct tlsr_store *st, int kfd, const char *dir,
     return removed;
 }
 
+/* What a put checks before encoding: the session resumes (a session id
+ * or a ticket), its times fit an entry header, it has not expired; its
+ * expiry and kind.  Shared with the entry codec (entry_codec.c). */
+int tlsri_entry_prepare(const struct tlsr_store *st, SSL_SESSION *sess,
+                        int64_t *expires, int *kind, struct tlsr_error *err)
+{
+    unsigned int idlen = 0;
+
+    /* Not SSL_SESSION_is_resumable(): a connection freed without
+     * close_notify flags its session so in memory, yet the encoded session
+     * resumes fine.  What resumes is a session id or a ticket. */
+    SSL_SESSION_get_id(sess, &idlen);
+    if (idlen == 0 && !SSL_SESSION_has_ticket(sess))
+        return tlsri_error_set(err, TLSR_ENOTRESUMABLE,
+                               "session has neither a session id nor a "
+                               "ticket (TLS 1.3: read data first)");
+    /* An entry header holds times up to INT64_MAX / 2 (store_entry.c):
+     * a session from further in the future would be stored unreadable. */
+    if (SSL_SESSION_get_time(sess) < 0
+        || (int64_t)SSL_SESSION_get_time(sess) > INT64_MAX / 2)
+        return tlsri_error_set(err, TLSR_ENOTRESUMABLE,
+                               "session creation time is out of range");
+    *expires = tlsri_session_expires(sess, st->max_lifetime);
+    if (*expires > INT64_MAX / 2)
+        *expires = INT64_MAX / 2;
+    if (*expires <= tlsri_now())
+        return tlsri_error_set(err, TLSR_ENOTRESUMABLE,
+                               "session has expired");
+    *kind = SSL_SESSION_get_protocol_version(sess) == TLS1_3_VERSION
+               ? TLSRI_KIND_T13 : TLSRI_KIND_T12;
+    return TLSR_OK;
+}
+
 TLSR_EXPORT int tlsr_store_put(struct tlsr_store *st, const char *host,
                                int port, const char *context,
                                SSL_SESSION *sess, struct tlsr_error *err)
@@ -395,35 +311,14 @@ int tlsri_store_put_key(struct tlsr_store *st, const struct tlsri_key *kp,
 {
     struct tlsri_key key = *kp;
     struct tlsri_name name;
-    unsigned int idlen = 0;
     uint8_t *buf = NULL;
     size_t len = 0;
     int64_t expires;
     int kind, kfd = -1, rc, tries, removed;
     long long count;
 
-    /* Not SSL_SESSION_is_resumable(): a connection freed without
-     * close_notify flags its session so in memory, yet the encoded session
-     * resumes fine.  What resumes is a session id or a ticket. */
-    SSL_SESSION_get_id(sess, &idlen);
-    if (idlen == 0 && !SSL_SESSION_has_ticket(sess))
-        return tlsri_error_set(err, TLSR_ENOTRESUMABLE,
-                               "session has neither a session id nor a "
-                               "ticket (TLS 1.3: read data first)");
-    /* An entry header holds times up to INT64_MAX / 2 (store_entry.c):
-     * a session from further in the future would be stored unreadable. */
-    if (SSL_SESSION_get_time(sess) < 0
-        || (int64_t)SSL_SESSION_get_time(sess) > INT64_MAX / 2)
-        return tlsri_error_set(err, TLSR_ENOTRESUMABLE,
-                               "session creation time is out of range");
-    expires = tlsri_session_expires(sess, st->max_lifetime);
-    if (expires > INT64_MAX / 2)
-        expires = INT64_MAX / 2;
-    if (expires <= tlsri_now())
-        return tlsri_error_set(err, TLSR_ENOTRESUMABLE,
-                               "session has expired");
-    kind = SSL_SESSION_get_protocol_version(sess) == TLS1_3_VERSION
-               ? TLSRI_KIND_T13 : TLSRI_KIND_T12;
+    if ((rc = tlsri_entry_prepare(st, sess, &expires, &kind, err)) != TLSR_OK)
+        return rc;
     rc = tlsri_entry_encode(st, &key, sess, kind, expires, &buf, &len, err);
     if (rc != TLSR_OK)
         return rc;

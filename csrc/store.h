@@ -32,7 +32,7 @@ enum {
     TLSRI_SESS_SLOTS = 1024,        /* decoded sessions kept per store */
     TLSRI_DIR_SLOTS = 128,          /* key directory listings kept */
     TLSRI_DIR_NAMES = 16,           /* names per cached listing */
-    TLSRI_ENTRY_MAX = 3 * TLSR_MAX_INPUT  /* largest entry file read */
+    TLSRI_ENTRY_MAX = TLSR_ENTRY_MAX  /* largest entry file read: 3 * TLSR_MAX_INPUT */
 };
 
 enum { TLSRI_KIND_T12 = 12, TLSRI_KIND_T13 = 13 };
@@ -157,6 +157,9 @@ int tlsri_entry_encode(struct tlsr_store *st, const struct tlsri_key *key,
                        SSL_SESSION *sess, int kind, int64_t expires,
                        uint8_t **out, size_t *out_len,
                        struct tlsr_error *err);
+/* Checks before encoding a session (store.c); its expiry and kind. */
+int tlsri_entry_prepare(const struct tlsr_store *st, SSL_SESSION *sess,
+                        int64_t *expires, int *kind, struct tlsr_error *err);
 /* Decode a whole entry file; *sess owned by the caller. */
 int tlsri_entry_decode(struct tlsr_store *st, const uint8_t *buf, size_t len,
                        struct tlsri_entry_meta *meta, SSL_SESSION **sess,

@@ -63,7 +63,8 @@ enum {
     TLSR_ECORRUPT = -21,    /* store: entry unreadable */
     TLSR_ENOTRESUMABLE = -22, /* session cannot be resumed (e.g. no ticket) */
     TLSR_ESSL = -23,        /* other OpenSSL failure */
-    TLSR_ETRUST = -24       /* session made under a weaker trust policy */
+    TLSR_ETRUST = -24,      /* session made under a weaker trust policy */
+    TLSR_ECONNECT = -25     /* probe: cannot resolve, connect or handshake */
 };
 
 enum {
@@ -428,6 +429,49 @@ int tlsr_store_iter_next(struct tlsr_store_iter *iter,
                          struct tlsr_error *err);
 void tlsr_store_iter_free(struct tlsr_store_iter *iter);
 
+/* ---- store entries without a directory (Redis and other stores) -------- */
+
+/*
+ * A codec reads and writes the store's entries as bytes (the same bytes as
+ * a store file: a text header with the key, expiry and trust record, then
+ * the PEM block, or the sealed form), for stores kept elsewhere.  Options
+ * as for tlsr_store_open: seal_key, flags (TLSR_STORE_LEAN), max_lifetime.
+ */
+struct tlsr_codec;
+
+enum {
+    TLSR_ENTRY_T12 = 12,        /* a TLS 1.2 session: reused until it expires */
+    TLSR_ENTRY_T13 = 13,        /* a TLS 1.3 ticket: single use */
+    TLSR_ENTRY_MAX = 196608     /* no entry is larger (3 * TLSR_MAX_INPUT) */
+};
+
+struct tlsr_codec *tlsr_codec_new(const struct tlsr_store_options *opts,
+                                  struct tlsr_error *err);
+void tlsr_codec_free(struct tlsr_codec *codec);
+/* The entry for sess under (host, port, scope) into buf (caller buffer;
+ * TLSR_ENTRY_MAX always suffices); its expiry (Unix seconds) and kind
+ * (TLSR_ENTRY_*).  Sealed entries differ on each call (a fresh nonce). */
+int tlsr_entry_encode(struct tlsr_codec *codec, const char *host, int port,
+                      const char *scope, struct ssl_session_st *sess,
+                      uint8_t *buf, size_t *len, int64_t *expires, int *kind,
+                      struct tlsr_error *err);
+/* The entry's session, with its trust record, if its header names (host,
+ * port, scope), it has not expired and policy allows it (as for
+ * tlsr_store_get; policy NULL: any).  TLSR_ENOTFOUND: another key's or
+ * expired; TLSR_ETRUST: refused; TLSR_ESEAL / TLSR_ECORRUPT: unreadable. */
+struct ssl_session_st *tlsr_entry_decode(struct tlsr_codec *codec,
+                                         const uint8_t *buf, size_t len,
+                                         const char *host, int port,
+                                         const char *scope,
+                                         const struct tlsr_trust *policy,
+                                         const struct ssl_ctx_st *ctx,
+                                         struct tlsr_error *err);
+/* The key's name: SHA-256 of (host, port, scope) as the store's layout
+ * hashes it, 64 lowercase hex digits and a NUL (buf NULL: *len = 65;
+ * filled: *len = 64). */
+int tlsr_entry_key(const char *host, int port, const char *scope, char *buf,
+                   size_t *len, struct tlsr_error *err);
+
 /* ---- automatic persistence: client contexts save into a store ----------- */
 
 /*
@@ -447,6 +491,20 @@ struct tlsr_attach;
 /* Takes ownership of store on success (freed with the last reference). */
 struct tlsr_attach *tlsr_attach_new(struct tlsr_store *store,
                                     struct tlsr_error *err);
+/*
+ * An attach without a store, for stores across the network (Redis): the
+ * new-session callback only queues each capture (as above; no writer
+ * thread), and the binding pops them from a thread of its own.
+ * tlsr_attach_lock gives NULL; tlsr_attach_flush has nothing to write.
+ */
+struct tlsr_attach *tlsr_attach_new_queue(struct tlsr_error *err);
+/* Wait up to timeout_ms for a capture: 1 with its key (host and context:
+ * 256-byte buffers) and *sess (owned by the caller), 0 if none came. */
+int tlsr_attach_pop(struct tlsr_attach *att, int timeout_ms, char *host,
+                    int *port, char *context, struct ssl_session_st **sess,
+                    struct tlsr_error *err);
+/* Captures waiting in the queue. */
+int tlsr_attach_pending(struct tlsr_attach *att);
 /* Drops the caller's reference.  The last one writes what is still queued
  * and joins the writer: never call it with the store locked. */
 void tlsr_attach_free(struct tlsr_attach *att);
@@ -567,6 +625,187 @@ struct tlsr_server_cache *tlsr_server_cache_get(const struct ssl_ctx_st *ctx);
 int tlsr_server_cache_stats(struct tlsr_server_cache *sc,
                             struct tlsr_server_cache_stats *stats,
                             struct tlsr_error *err);
+
+/* ---- probe: how a server (or a pool of servers) resumes ------------------ */
+
+/*
+ * tlsr_probe_run connects to a server as a client, many times, and records
+ * whether it resumes: session IDs (tickets off), TLS 1.2 tickets, TLS 1.3
+ * PSK (sessions taken only after the server's tickets arrived), across the
+ * addresses of a pool, and 0-RTT.  Blocking, but every socket operation
+ * (connect, handshake, read) ends within timeout_ms; name resolution uses
+ * getaddrinfo.  The result is a JSON document (schema: docs/probe.md).
+ */
+enum {
+    TLSR_PROBE_TLS12 = 1,
+    TLSR_PROBE_TLS13 = 2,
+    TLSR_PROBE_MAX_ADDRS = 16,
+    TLSR_PROBE_MAX_TRIES = 100
+};
+
+struct tlsr_probe_opts {
+    const char *host;           /* name (resolved, verified) or an address */
+    int port;
+    const char *sni;            /* NULL: host unless an address; "": none */
+    const char *const *ips;     /* n_ips address literals to probe, or NULL */
+    size_t n_ips;
+    int all_ips;                /* every address host resolves to */
+    int tries;                  /* resumption attempts per mechanism (5) */
+    int versions;               /* TLSR_PROBE_* bits; 0: both, as supported */
+    int mechanisms;             /* 0: all; bits 1 session id, 2 tickets 1.2,
+                                   4 TLS 1.3 */
+    int early_data;             /* try 0-RTT with request */
+    const uint8_t *request;     /* NULL: HEAD / HTTP/1.1 with Host */
+    size_t request_len;
+    int timeout_ms;             /* per operation (0: 5000) */
+    int insecure;               /* do not verify the certificate */
+    const char *cafile;         /* NULL: the system's trust store */
+};
+
+struct tlsr_probe;
+
+void tlsr_probe_opts_init(struct tlsr_probe_opts *opts);
+/* NULL and err (TLSR_ECONNECT: one line saying what failed; TLSR_EINVAL
+ * for bad options) when the target cannot be probed at all. */
+struct tlsr_probe *tlsr_probe_run(const struct tlsr_probe_opts *opts,
+                                  struct tlsr_error *err);
+/* The report as JSON (buf NULL: size in *len, NUL not counted). */
+int tlsr_probe_json(const struct tlsr_probe *probe, char *buf, size_t *len,
+                    struct tlsr_error *err);
+/* 0: every mechanism probed resumed in every try; 1: some did not. */
+int tlsr_probe_exit_status(const struct tlsr_probe *probe);
+void tlsr_probe_free(struct tlsr_probe *probe);
+
+/* ---- ticket key rings: shared, rotated server ticket keys ---------------- */
+
+/*
+ * A ring is a directory (0700, files 0600) of server ticket keys and their
+ * schedule, shared by every server process (and, copied, machine) that must
+ * resume each other's tickets.  Time is cut into periods from the ring's
+ * origin; the key of a period starts encrypting at its start, is published
+ * one period ahead ("next": peers that rotate a little apart still accept
+ * it), and decrypts for "keep" seconds after its successor takes over.
+ * Roles are a function of the key files and the clock; rotating (making
+ * the missing current and next keys, deleting expired ones) is idempotent,
+ * and any number of processes may do it at once.  See docs in csrc/ring.h.
+ */
+struct tlsr_ring;
+
+enum {
+    TLSR_RING_ENCRYPT = 1,      /* encrypts new tickets (and decrypts) */
+    TLSR_RING_NEXT = 2,         /* published ahead: decrypts only */
+    TLSR_RING_DECRYPT = 3,      /* retired: decrypts until it expires */
+    TLSR_RING_EXPIRED = 4       /* past its keep: used for nothing */
+};
+
+enum {
+    TLSR_RING_MAX_LIFE = 7 * 86400  /* RFC 8446 4.6.1: no key decrypts longer */
+};
+
+struct tlsr_ring_options {
+    int64_t period;             /* seconds a key encrypts (0: 3600) */
+    int64_t keep;               /* seconds it decrypts afterwards (0: 43200) */
+    int format;                 /* TLSR_KEYS_OPENSSL80 (0: this), NGINX48 or
+                                   NODE48 (AES-128 keys, for Node / nginx 48) */
+};
+
+struct tlsr_ring_key {
+    uint8_t name[16];           /* the key name tickets carry (not secret) */
+    int role;                   /* TLSR_RING_* at "now" */
+    int64_t start;              /* starts encrypting, Unix seconds */
+    int64_t end;                /* stops encrypting (0: not yet known) */
+    int64_t expires;            /* stops decrypting (0: not yet known) */
+};
+
+void tlsr_ring_options_init(struct tlsr_ring_options *opts);
+/* Create a ring at path (its current and next keys); TLSR_EINVAL if one
+ * is there already. */
+int tlsr_ring_init(const char *path, const struct tlsr_ring_options *opts,
+                   struct tlsr_error *err);
+/* Open (load) a ring: TLSR_ENOTFOUND missing, TLSR_EPERM unsafe,
+ * TLSR_ECORRUPT unreadable.  Reference counted: tlsr_ring_free drops one. */
+struct tlsr_ring *tlsr_ring_open(const char *path, struct tlsr_error *err);
+void tlsr_ring_free(struct tlsr_ring *ring);
+int tlsr_ring_get_options(struct tlsr_ring *ring,
+                          struct tlsr_ring_options *opts,
+                          struct tlsr_error *err);
+/*
+ * Rotate as of now (0: the clock): make the current and next periods' keys
+ * if missing, delete expired keys; force: a new key encrypting from now.
+ * Returns 1 if the ring changed, 0 if nothing was due, < 0 on error.  The
+ * ring object is reloaded afterwards.
+ */
+int tlsr_ring_rotate(struct tlsr_ring *ring, int64_t now, int force,
+                     struct tlsr_error *err);
+/* Re-read the ring's files (tlsr_ring_rotate and the callback do it). */
+int tlsr_ring_reload(struct tlsr_ring *ring, struct tlsr_error *err);
+/* The idx-th key (oldest first) with its role at now (0: the clock):
+ * 1 filled, 0 past the end, < 0 error.  Never a secret. */
+int tlsr_ring_key_get(struct tlsr_ring *ring, size_t idx, int64_t now,
+                      struct tlsr_ring_key *key, struct tlsr_error *err);
+/* The ring's usable keys as a ticket key set (encrypting key first), for
+ * tlsr_ticket_decrypt.  Owned by the caller. */
+struct tlsr_ticket_keys *tlsr_ring_ticket_keys(struct tlsr_ring *ring,
+                                               int64_t now,
+                                               struct tlsr_error *err);
+
+enum {
+    TLSR_EXPORT_NGINX80 = 1,    /* DIR/0.key (encrypts), 1.key, ...: 80 B */
+    TLSR_EXPORT_NGINX48 = 2,    /* the same, 48 B (AES-128 rings) */
+    TLSR_EXPORT_HAPROXY = 3,    /* DIR/haproxy.keys: base64 lines */
+    TLSR_EXPORT_NODE48 = 4      /* DIR/node.key: the encrypting key, 48 B */
+};
+
+/*
+ * Write the usable keys to dir (created 0700 if missing) in the order the
+ * server expects (files 0600, written by temporary file + rename; stale
+ * N.key files from a longer export are removed).  Returns the number of
+ * keys written.
+ */
+int tlsr_ring_export(struct tlsr_ring *ring, int format, const char *dir,
+                     int64_t now, struct tlsr_error *err);
+
+enum {
+    TLSR_RING_NO_AUTO_ROTATE = 1    /* servers never rotate the ring */
+};
+
+struct tlsr_ring_attach_options {
+    const uint8_t *session_id_context;  /* NULL: leave ctx's as it is */
+    size_t session_id_context_len;      /* <= 32 */
+    uint32_t flags;                     /* TLSR_RING_* above */
+};
+
+/*
+ * Serve ctx's tickets from ring (SSL_CTX_set_tlsext_ticket_key_evp_cb): the
+ * encrypting key seals new tickets; a ticket under another known key, and
+ * every TLS 1.3 resumption, gets a fresh one.  The ring is checked for
+ * changes at most once a second (a stat), and rotated when due unless
+ * TLSR_RING_NO_AUTO_ROTATE; a reload that fails keeps the last good keys
+ * and is counted in tlsr_ring_status.  ctx holds a reference to ring.
+ * Sets ctx's session timeout to keep (the ticket lifetime hint).
+ */
+int tlsr_ring_attach_ctx(struct tlsr_ring *ring, struct ssl_ctx_st *ctx,
+                         const struct tlsr_ring_attach_options *opts,
+                         struct tlsr_error *err);
+
+struct tlsr_ring_status {
+    uint64_t reloads;           /* successful reloads */
+    uint64_t failures;          /* failed reloads or rotations */
+    int last_code;              /* code of the last failure, 0 if none */
+    char last_msg[256];         /* its message (no secrets) */
+    uint64_t encrypted;         /* tickets issued */
+    uint64_t decrypted;         /* tickets accepted */
+    uint64_t renewed;           /* of those, answered with a fresh ticket */
+    uint64_t unknown;           /* tickets under no usable key */
+};
+
+/* Counters; clear: reset failures/last_* after reading them. */
+int tlsr_ring_status(struct tlsr_ring *ring, struct tlsr_ring_status *status,
+                     int clear, struct tlsr_error *err);
+/* A hook called (from a handshake, any thread, no locks held) when a
+ * reload or rotation fails after having worked; arg is the caller's. */
+int tlsr_ring_set_warn(struct tlsr_ring *ring, tlsr_warn_fn fn,
+                       void *arg, struct tlsr_error *err);
 
 /* ---- TLS 1.3 early data (0-RTT), client side ---------------------------- */
 

@@ -51,6 +51,11 @@ local M = {
     send_early = core.luasec_send_early,
     early_data_status = core.luasec_early_data_status,
     store = core.store_open,        -- (path [, opts]) -> store
+    -- Ticket key rings: ring_init(path [, {period=, keep=, format=}]),
+    -- ring(path) -> r; r:keys([now]), r:rotate([force]), r:export(format,
+    -- dir), r:decrypt(ticket) -> the session inside (inspection).
+    ring_init = core.ring_init,
+    ring = core.ring_open,
 }
 
 -- f(nil, msg [, code]) is how a failed call's results arrive when passed
@@ -123,5 +128,133 @@ function M.load(path)
     end
     return core.deserialize(bytes)
 end
+
+-- ---- probe (issue 11) ------------------------------------------------------
+-- tlsresume.probe(host, port [, opts]) -> report table | nil, msg, code
+-- opts: sni, ips = {addr...}, all_ips, tries (5), tls ("1.2"|"1.3"),
+-- mechanisms = {"session_id"|"ticket_tls12"|"tls13"...}, early_data,
+-- request, timeout (seconds, per operation), insecure, cafile.
+-- The report has the fields of the JSON schema (docs/probe.md); JSON null
+-- is tlsresume.null.  Blocking: Lua 5.4 / LuaJIT scripts and test suites,
+-- not OpenResty request handlers (resty.tlsresume leaves it out).
+M.null = setmetatable({}, { __tostring = function() return "null" end })
+
+local function json_decode(s)
+    local pos = 1
+    local value
+
+    local function ws()
+        pos = s:find("[^ \t\r\n]", pos) or #s + 1
+    end
+    local function str()
+        local out, i = {}, pos + 1
+        while true do
+            local c = s:sub(i, i)
+            if c == '"' then
+                pos = i + 1
+                return table.concat(out)
+            elseif c == "\\" then
+                local e = s:sub(i + 1, i + 1)
+                if e == "u" then
+                    local code = tonumber(s:sub(i + 2, i + 5), 16)
+                    out[#out + 1] = string.char(code < 256 and code or 63)
+                    i = i + 6
+                else
+                    out[#out + 1] = ({ n = "\n", t = "\t", r = "\r",
+                                       b = "\b", f = "\f" })[e] or e
+                    i = i + 2
+                end
+            elseif c == "" then
+                error("unterminated string in probe report")
+            else
+                local j = s:find('["\\]', i) or #s + 1
+                out[#out + 1] = s:sub(i, j - 1)
+                i = j
+            end
+        end
+    end
+    function value()
+        ws()
+        local c = s:sub(pos, pos)
+        if c == "{" then
+            local t = {}
+            pos = pos + 1
+            ws()
+            if s:sub(pos, pos) == "}" then
+                pos = pos + 1
+                return t
+            end
+            while true do
+                ws()
+                local k = str()
+                ws()
+                pos = pos + 1               -- ':'
+                t[k] = value()
+                ws()
+                c = s:sub(pos, pos)
+                pos = pos + 1
+                if c == "}" then
+                    return t
+                end
+            end
+        elseif c == "[" then
+            local t, n = {}, 0
+            pos = pos + 1
+            ws()
+            if s:sub(pos, pos) == "]" then
+                pos = pos + 1
+                return t
+            end
+            while true do
+                n = n + 1
+                t[n] = value()
+                ws()
+                c = s:sub(pos, pos)
+                pos = pos + 1
+                if c == "]" then
+                    return t
+                end
+            end
+        elseif c == '"' then
+            return str()
+        elseif s:sub(pos, pos + 3) == "true" then
+            pos = pos + 4
+            return true
+        elseif s:sub(pos, pos + 4) == "false" then
+            pos = pos + 5
+            return false
+        elseif s:sub(pos, pos + 3) == "null" then
+            pos = pos + 4
+            return M.null
+        end
+        local num = s:match("^-?[%d.eE+-]+", pos)
+        if not num then
+            error("bad probe report at byte " .. pos)
+        end
+        pos = pos + #num
+        return tonumber(num)
+    end
+    return value()
+end
+
+function M.probe(host, port, opts)
+    if type(host) ~= "string" then
+        error("bad argument #1 to 'probe' (string expected)", 2)
+    end
+    if type(port) ~= "number" then
+        error("bad argument #2 to 'probe' (number expected)", 2)
+    end
+    if opts ~= nil and type(opts) ~= "table" then
+        error("bad argument #3 to 'probe' (table expected)", 2)
+    end
+    local json, status, code = core.probe(host, port, opts)
+    if not json then
+        return nil, status, code
+    end
+    local report = json_decode(json)
+    report.json = json
+    return report
+end
+-- ---- end probe -------------------------------------------------------------
 
 return M

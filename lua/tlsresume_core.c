@@ -20,6 +20,7 @@
 #define SESSION_MT "tlsresume.session"
 #define STORE_MT "tlsresume.store"
 #define KEYS_MT "tlsresume.ticket_keys"
+#define CODEC_MT "tlsresume.codec"
 #define LUASEC_MT "SSL:Connection"
 
 /* ---- Lua 5.1 / 5.4 compatibility ---------------------------------------- */
@@ -262,8 +263,8 @@ static void push_info(lua_State *L, const struct tlsr_session_info *in)
     set_bool(L, "has_ticket", in->has_ticket);
     set_int(L, "ticket_len", in->ticket_len);
     set_int(L, "ticket_lifetime_hint", in->ticket_lifetime_hint);
-    if (in->has_ticket_age_add)
-        set_int(L, "ticket_age_add", in->ticket_age_add);
+    /* Not ticket_age_add: RFC 8446 4.6.1 uses it to hide a ticket's age
+     * from observers (the C struct keeps it). */
     set_int(L, "max_early_data", in->max_early_data);
     set_str(L, "alpn", in->alpn);
     set_str(L, "sni", in->sni);
@@ -921,6 +922,145 @@ static int l_read_private(lua_State *L)
     return 1;
 }
 
+/* ---- store entries as bytes (tlsresume.redis) ----------------------------- */
+
+struct lcodec {
+    struct tlsr_codec *codec;
+};
+
+static struct tlsr_codec *check_codec(lua_State *L, int i)
+{
+    struct lcodec *c = luaL_checkudata(L, i, CODEC_MT);
+
+    if (c->codec == NULL)
+        luaL_argerror(L, i, "codec is closed");
+    return c->codec;
+}
+
+static int codec_free(lua_State *L)
+{
+    struct lcodec *c = luaL_checkudata(L, 1, CODEC_MT);
+
+    tlsr_codec_free(c->codec);
+    c->codec = NULL;
+    return 0;
+}
+
+/* codec_new([{max_lifetime=, seal_key=, lean=}]) */
+static int l_codec_new(lua_State *L)
+{
+    struct tlsr_store_options opts;
+    struct tlsr_error err = {0, ""};
+    struct lcodec *c;
+
+    tlsr_store_options_init(&opts);
+    if (!lua_isnoneornil(L, 1)) {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        opts.max_lifetime = (int64_t)opt_u32(L, 1, "max_lifetime",
+                                             (uint32_t)opts.max_lifetime);
+        lua_getfield(L, 1, "lean");
+        if (lua_toboolean(L, -1))
+            opts.flags |= TLSR_STORE_LEAN;
+        lua_pop(L, 1);
+        lua_getfield(L, 1, "seal_key");     /* stays on the stack */
+        if (!lua_isnil(L, -1)) {
+            if (lua_type(L, -1) != LUA_TSTRING)
+                luaL_error(L, "option seal_key: string expected");
+            opts.seal_key = (const uint8_t *)lua_tolstring(L, -1,
+                                                           &opts.seal_key_len);
+        }
+    }
+    c = lua_newuserdata(L, sizeof(*c));
+    c->codec = NULL;
+    luaL_getmetatable(L, CODEC_MT);
+    lua_setmetatable(L, -2);
+    c->codec = tlsr_codec_new(&opts, &err);
+    if (c->codec == NULL)
+        return push_error(L, &err);
+    return 1;
+}
+
+/* codec:encode(host, port, scope, sess) -> bytes, expires, kind */
+static int l_codec_encode(lua_State *L)
+{
+    struct tlsr_codec *codec = check_codec(L, 1);
+    struct key k = check_key(L, 2, 4);
+    struct ssl_session_st *sess = check_session(L, 5);
+    struct tlsr_error err = {0, ""};
+    size_t len = TLSR_ENTRY_MAX;
+    int64_t expires = 0;
+    int kind = 0, rc;
+    uint8_t *buf;
+
+    if (k.bad != NULL)
+        return push_bad(L, k.bad);
+    /* A userdata buffer: freed by the GC even if a push below raises. */
+    buf = lua_newuserdata(L, len);
+    rc = tlsr_entry_encode(codec, k.host, k.port, k.scope, sess, buf, &len,
+                           &expires, &kind, &err);
+    if (rc != 0)
+        return push_error(L, &err);
+    lua_pushlstring(L, (const char *)buf, len);
+    memset(buf, 0, len);
+    lua_pushnumber(L, (lua_Number)expires);
+    lua_pushinteger(L, kind);
+    return 3;
+}
+
+/* codec:decode(bytes, host, port [, scope [, conn | {conn = conn}]]):
+ * with a LuaSec connection, only what it may resume (the trust rule). */
+static int l_codec_decode(lua_State *L)
+{
+    struct tlsr_codec *codec = check_codec(L, 1);
+    size_t len;
+    const char *data = luaL_checklstring(L, 2, &len);
+    struct key k = check_key(L, 3, 5);
+    struct tlsr_error err = {0, ""};
+    struct tlsr_trust policy, *pp = NULL;
+    const struct ssl_ctx_st *ctx = NULL;
+    struct lsession *ls;
+
+    if (k.bad != NULL)
+        return push_bad(L, k.bad);
+    if (lua_istable(L, 6)) {
+        lua_getfield(L, 6, "conn");
+        lua_replace(L, 6);
+    }
+    if (!lua_isnoneornil(L, 6)) {
+        struct lsec_ssl *c = check_luasec(L, 6);
+
+        if (tlsr_trust_policy_ssl(c->ssl, &policy, &err) != 0)
+            return push_error(L, &err);
+        pp = &policy;
+        ctx = SSL_get_SSL_CTX(c->ssl);
+    }
+    ls = new_lsession(L);
+    ls->sess = tlsr_entry_decode(codec, (const uint8_t *)data, len, k.host,
+                                 k.port, k.scope, pp, ctx, &err);
+    if (ls->sess == NULL)
+        return push_error(L, &err);
+    return 1;
+}
+
+/* entry_key(host, port [, scope]) -> 64 hex digits */
+static int l_entry_key(lua_State *L)
+{
+    struct key k = check_key(L, 1, 3);
+    struct tlsr_error err = {0, ""};
+    char buf[65];
+    size_t len = sizeof(buf);
+
+    if (k.bad != NULL)
+        return push_bad(L, k.bad);
+    if (tlsr_entry_key(k.host, k.port, k.scope, buf, &len, &err) != 0)
+        return push_error(L, &err);
+    lua_pushlstring(L, buf, len);
+    return 1;
+}
+
+/* Ticket key rings (server side): their own file, same helpers. */
+#include "tlsresume_ring.c"
+
 /* ---- module --------------------------------------------------------------- */
 
 static int l_error_name(lua_State *L)
@@ -928,6 +1068,157 @@ static int l_error_name(lua_State *L)
     lua_pushstring(L, tlsr_error_name((int)luaL_checkinteger(L, 1)));
     return 1;
 }
+
+/* ---- probe (issue 11): blocking, so the Lua 5.4 / LuaJIT C module only;
+ * the OpenResty FFI binding leaves it out (it would block a worker) ----- */
+
+static const char *opt_string(lua_State *L, int t, const char *k)
+{
+    const char *v = NULL;
+
+    lua_getfield(L, t, k);
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "bad option '%s' (string expected)", k);
+        v = lua_tostring(L, -1);
+    }
+    lua_pop(L, 1);              /* opts (on the stack) keeps it alive */
+    return v;
+}
+
+static int opt_bool(lua_State *L, int t, const char *k)
+{
+    int v;
+
+    lua_getfield(L, t, k);
+    v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+static lua_Number opt_number(lua_State *L, int t, const char *k,
+                             lua_Number def)
+{
+    lua_Number v = def;
+
+    lua_getfield(L, t, k);
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TNUMBER)
+            luaL_error(L, "bad option '%s' (number expected)", k);
+        v = lua_tonumber(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* probe(host, port [, opts]) -> json, exit_status | nil, msg, code */
+static int l_probe(lua_State *L)
+{
+    struct tlsr_probe_opts o;
+    struct tlsr_error err = { 0, "" };
+    struct tlsr_probe *pr;
+    const char *ips[TLSR_PROBE_MAX_ADDRS], *tls, *req;
+    lua_Number tries, timeout;
+    size_t n = 0, i, len = 0, rlen = 0;
+    luaL_Buffer b;
+    char *buf;
+
+    tlsr_probe_opts_init(&o);
+    o.host = luaL_checkstring(L, 1);
+    o.port = (int)luaL_checkinteger(L, 2);
+    if (lua_isnoneornil(L, 3))
+        lua_newtable(L);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_settop(L, 3);
+    o.sni = opt_string(L, 3, "sni");
+    o.cafile = opt_string(L, 3, "cafile");
+    o.all_ips = opt_bool(L, 3, "all_ips");
+    o.insecure = opt_bool(L, 3, "insecure");
+    o.early_data = opt_bool(L, 3, "early_data");
+    tries = opt_number(L, 3, "tries", 5);
+    timeout = opt_number(L, 3, "timeout", 5);
+    if (tries < 1 || tries > TLSR_PROBE_MAX_TRIES || timeout <= 0
+        || timeout > 600) {
+        lua_pushnil(L);
+        lua_pushstring(L, "tries must be in 1..100, timeout in (0, 600] s");
+        lua_pushinteger(L, TLSR_EINVAL);
+        return 3;
+    }
+    o.tries = (int)tries;
+    o.timeout_ms = timeout * 1000 < 1 ? 1 : (int)(timeout * 1000);
+    tls = opt_string(L, 3, "tls");
+    if (tls != NULL && strcmp(tls, "1.2") != 0 && strcmp(tls, "1.3") != 0)
+        return luaL_error(L, "bad option 'tls' (\"1.2\" or \"1.3\")");
+    o.versions = tls == NULL ? 0 : tls[2] == '2' ? TLSR_PROBE_TLS12
+                                                : TLSR_PROBE_TLS13;
+    lua_getfield(L, 3, "request");
+    if (!lua_isnil(L, -1)) {
+        req = luaL_checklstring(L, -1, &rlen);
+        o.request = (const uint8_t *)req;
+        o.request_len = rlen;
+    }
+    lua_getfield(L, 3, "mechanisms");           /* {"tls13", ...} */
+    if (!lua_isnil(L, -1)) {
+        luaL_checktype(L, -1, LUA_TTABLE);
+        for (i = 1; i <= compat_rawlen(L, -1); i++) {
+            const char *m;
+
+            lua_rawgeti(L, -1, (int)i);
+            m = lua_tostring(L, -1);
+            if (m != NULL && strcmp(m, "session_id") == 0)
+                o.mechanisms |= 1;
+            else if (m != NULL && strcmp(m, "ticket_tls12") == 0)
+                o.mechanisms |= 2;
+            else if (m != NULL && strcmp(m, "tls13") == 0)
+                o.mechanisms |= 4;
+            else
+                return luaL_error(L, "bad mechanism (session_id, "
+                                     "ticket_tls12 or tls13)");
+            lua_pop(L, 1);
+        }
+    }
+    lua_getfield(L, 3, "ips");                  /* {"10.0.0.1", ...} */
+    if (!lua_isnil(L, -1)) {
+        luaL_checktype(L, -1, LUA_TTABLE);
+        n = compat_rawlen(L, -1);
+        if (n > TLSR_PROBE_MAX_ADDRS)
+            return luaL_error(L, "more than 16 addresses");
+        for (i = 0; i < n; i++) {
+            lua_rawgeti(L, -1, (int)i + 1);
+            if (lua_type(L, -1) != LUA_TSTRING)
+                return luaL_error(L, "bad option 'ips' (strings expected)");
+            ips[i] = lua_tostring(L, -1);
+            lua_pop(L, 1);      /* still referenced by the ips table */
+        }
+        o.ips = ips;
+        o.n_ips = n;
+    }
+    pr = tlsr_probe_run(&o, &err);
+    if (pr == NULL) {
+        lua_pushnil(L);
+        lua_pushstring(L, err.msg);
+        lua_pushinteger(L, err.code);
+        return 3;
+    }
+    if (tlsr_probe_json(pr, NULL, &len, &err) != 0
+        || (buf = malloc(len + 1)) == NULL) {
+        tlsr_probe_free(pr);
+        lua_pushnil(L);
+        lua_pushstring(L, "out of memory");
+        lua_pushinteger(L, TLSR_ENOMEM);
+        return 3;
+    }
+    len += 1;
+    tlsr_probe_json(pr, buf, &len, &err);
+    luaL_buffinit(L, &b);
+    luaL_addlstring(&b, buf, len);
+    free(buf);
+    luaL_pushresult(&b);
+    lua_pushinteger(L, tlsr_probe_exit_status(pr));
+    tlsr_probe_free(pr);
+    return 2;
+}
+/* ---- end probe ----------------------------------------------------------- */
 
 static const luaL_Reg session_methods[] = {
     {"serialize", l_serialize},
@@ -950,7 +1241,16 @@ static const luaL_Reg store_methods[] = {
     {NULL, NULL}
 };
 
+static const luaL_Reg codec_methods[] = {
+    {"encode", l_codec_encode},
+    {"decode", l_codec_decode},
+    {"close", codec_free},
+    {NULL, NULL}
+};
+
 static const luaL_Reg functions[] = {
+    {"codec_new", l_codec_new},
+    {"entry_key", l_entry_key},
     {"serialize", l_serialize},
     {"deserialize", l_deserialize},
     {"inspect", l_inspect},
@@ -967,6 +1267,8 @@ static const luaL_Reg functions[] = {
     {"write_private", l_write_private},
     {"read_private", l_read_private},
     {"error_name", l_error_name},
+    {"probe", l_probe},             /* issue 11 */
+    RING_FUNCTIONS
     {NULL, NULL}
 };
 
@@ -1002,6 +1304,8 @@ int luaopen_tlsresume_core(lua_State *L)
 
     new_class(L, SESSION_MT, session_methods, session_free, session_tostring);
     new_class(L, STORE_MT, store_methods, store_free, NULL);
+    new_class(L, CODEC_MT, codec_methods, codec_free, NULL);
+    new_class(L, RING_MT, ring_methods, ring_free, ring_tostring);
     luaL_newmetatable(L, KEYS_MT);
     lua_pushcfunction(L, keys_free);
     lua_setfield(L, -2, "__gc");
@@ -1013,7 +1317,7 @@ int luaopen_tlsresume_core(lua_State *L)
     lua_pushnumber(L, (lua_Number)tlsr_openssl_version_num());
     lua_setfield(L, -2, "openssl_version_num");
     lua_newtable(L);
-    for (c = TLSR_OK; c >= TLSR_ETRUST; c--)
+    for (c = TLSR_OK; c >= TLSR_ECONNECT; c--)
         set_code(L, c);
     lua_setfield(L, -2, "codes");
     return 1;

@@ -27,3 +27,42 @@ bench-s_time:
 	bash bench/s_time.sh | tee $(BENCH_OUT)/s_time.txt
 
 .PHONY: bench-session bench-s_time
+
+# RedisStore per operation vs raw redis-py, and a cold-start figure (issue
+# 12).  Needs redis-server and redis-py.  REDIS_BENCH_ARGS="--seconds 0.3".
+bench-redis:
+	@mkdir -p $(BENCH_OUT)
+	@$(MAKE) --no-print-directory python-install
+	$(PYTHON) bench/redis_bench.py $(REDIS_BENCH_ARGS) | tee $(BENCH_OUT)/redis.txt
+
+BENCH_TARGETS += bench-redis
+.PHONY: bench-redis
+
+# issue 11: the probe next to s_client and sslyze (pip) on local s_servers.
+# SSLYZE=path/to/sslyze to include it.
+bench-probe:
+	@mkdir -p $(BENCH_OUT)
+	@$(MAKE) --no-print-directory python-install
+	$(PYTHON) bench/probe_bench.py $(if $(SSLYZE),--sslyze $(SSLYZE)) \
+	    | tee $(BENCH_OUT)/probe.txt
+
+BENCH_TARGETS += bench-probe
+.PHONY: bench-probe
+
+# The ticket key ring: callback cost per resumed handshake vs OpenSSL's
+# built-in keys, then uvicorn (4 workers) server CPU per connection with a
+# resuming client, with the ring and without.  RING_BENCH_ARGS="-t 0.2 -r 3".
+$(B)/bench/ring_bench: bench/ring_bench.c tests/c/tls_pair.c \
+        tests/c/tls_pair.h $(B)/libtlsresume.a
+	@mkdir -p $(@D)
+	$(CC) $(STD) $(WARN) -O2 -g -Icsrc -Itests/c -o $@ bench/ring_bench.c \
+	    tests/c/tls_pair.c $(B)/libtlsresume.a $(SSL_LIBS) -ldl -lpthread
+
+bench-ring: $(B)/bench/ring_bench
+	@mkdir -p $(BENCH_OUT)
+	$(B)/bench/ring_bench $(RING_BENCH_ARGS) | tee $(BENCH_OUT)/ring.txt
+	@$(MAKE) --no-print-directory python-install
+	$(PYTHON) bench/ring_uvicorn.py $(RING_UV_ARGS) | tee -a $(BENCH_OUT)/ring.txt
+
+BENCH_TARGETS += bench-ring
+.PHONY: bench-ring

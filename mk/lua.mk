@@ -7,6 +7,7 @@ LUA54_CFLAGS  ?= $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/i
 LUAJIT_CFLAGS ?= $(shell pkg-config --cflags luajit 2>/dev/null || echo -I/usr/include/luajit-2.1)
 LUA51_CFLAGS  ?= -I/usr/include/lua5.1
 LUA_MOD_SRC   := lua/tlsresume_core.c
+LUA_MOD_INC   := lua/tlsresume_ring.c
 LUA_MODS      := $(B)/lua/5.4/tlsresume_core.so $(B)/lua/luajit/tlsresume_core.so
 BUSTED        ?= busted
 LUA_SPECS     := tests/lua
@@ -19,14 +20,14 @@ define lua_module
 	    $(LUA_MOD_SRC) $(B)/libtlsresume.a -Wl,--exclude-libs,ALL $(SSL_LIBS) -ldl
 endef
 
-$(B)/lua/5.4/tlsresume_core.so: $(LUA_MOD_SRC) $(B)/libtlsresume.a $(CORE_HDR)
+$(B)/lua/5.4/tlsresume_core.so: $(LUA_MOD_SRC) $(LUA_MOD_INC) $(B)/libtlsresume.a $(CORE_HDR)
 	$(call lua_module,$(LUA54_CFLAGS))
 
-$(B)/lua/luajit/tlsresume_core.so: $(LUA_MOD_SRC) $(B)/libtlsresume.a $(CORE_HDR)
+$(B)/lua/luajit/tlsresume_core.so: $(LUA_MOD_SRC) $(LUA_MOD_INC) $(B)/libtlsresume.a $(CORE_HDR)
 	$(call lua_module,$(LUAJIT_CFLAGS))
 
 # The plain Lua 5.1 API (no LuaJIT extensions): compile only, to keep it so.
-$(B)/lua/5.1/tlsresume_core.o: $(LUA_MOD_SRC) $(CORE_HDR)
+$(B)/lua/5.1/tlsresume_core.o: $(LUA_MOD_SRC) $(LUA_MOD_INC) $(CORE_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(STD) $(WARN) $(CFLAGS) -fPIC $(LUA51_CFLAGS) -Icsrc -c -o $@ $<
 
@@ -50,3 +51,9 @@ test-lua: lua-modules
 
 .PHONY: lua-modules lua-cdef
 TEST_TARGETS += test-lua
+
+# Regenerate the Lua copy of the Redis scripts (a spec checks they match).
+redis-scripts:
+	lua5.4 tests/lua/tools/gen_redis_scripts.lua python/tlsresume/redis_scripts lua/tlsresume/redis_scripts.lua
+
+.PHONY: redis-scripts

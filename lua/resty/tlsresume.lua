@@ -321,9 +321,8 @@ local function info_table(in_)
         extended_master_secret = in_.extended_master_secret ~= 0,
         master_key_len = tonumber(in_.master_key_len),
     }
-    if in_.has_ticket_age_add ~= 0 then
-        t.ticket_age_add = tonumber(in_.ticket_age_add)
-    end
+    -- Not ticket_age_add: RFC 8446 4.6.1 uses it to hide a ticket's age
+    -- from observers (the C struct keeps it).
     if t.has_peer then
         t.peer_subject = ffi_string(in_.peer_subject)
         t.peer_issuer = ffi_string(in_.peer_issuer)

@@ -7,6 +7,7 @@ another process.
 
     store = tlsresume.SessionStore("~/.cache/myapp/tls")
     tlsresume.attach(ctx, store)                      # automatic, any client
+    tlsresume.attach(ctx, tlsresume.RedisStore("redis://..."))  # a fleet
     http = tlsresume.requests_session(store)          # requests, resuming
 
 Supported: CPython 3.8 to 3.13 on Linux with the system OpenSSL (>= 1.1.1,
@@ -25,10 +26,14 @@ _check_libssl(_core)
 from ._session import (Error, SessionInfo, dumps, inspect, loads,  # noqa: E402
                        ticket)
 from ._store import SessionStore, StoreEntry  # noqa: E402
+from ._redis import RedisStore  # noqa: E402
 from ._attach import (attach, client_context, detach, flush,  # noqa: E402
                       set_peer)
 from ._requests import requests_session  # noqa: E402
 from ._early import early_data_status, send_early  # noqa: E402
+from ._probe import ProbeReport, probe  # noqa: E402
+from ._ring import RingKey, TicketKeyRing  # noqa: E402
+from . import server  # noqa: E402,F401
 
 __version__ = _core.versions()[0]
 
@@ -41,7 +46,8 @@ for _c in range(0, -64, -1):
     codes[_n] = _c
 del _c, _n
 
-__all__ = ["Error", "SessionInfo", "SessionStore", "StoreEntry", "attach",
+__all__ = ["Error", "ProbeReport", "RedisStore", "RingKey", "SessionInfo",
+           "SessionStore", "StoreEntry", "TicketKeyRing", "attach",
            "client_context", "codes", "detach", "dumps", "early_data_status",
-           "flush", "inspect", "loads", "requests_session", "send_early",
-           "set_peer", "ticket"]
+           "flush", "inspect", "loads", "probe", "requests_session",
+           "send_early", "set_peer", "ticket"]

@@ -15,6 +15,7 @@ import warnings
 from . import _core
 from . import _early
 from ._session import _check_context, _error
+from ._redis import RedisStore
 from ._store import SessionStore
 
 _ATTR = "_tlsresume_attached"
@@ -50,7 +51,13 @@ def _prepare(conn, sslobj, host, port, offered):
         if not offered:
             # Lean: the certificate stays bytes (kept on the connection
             # below, decoded if getpeercert() asks): most of a restore's CPU.
-            sess = att.store._take_lean(host, port, conn.context, att.scope)
+            # (A RedisStore has no lean restore: its take() decodes.)
+            take_lean = getattr(att.store, "_take_lean", None)
+            if take_lean is not None:
+                sess = take_lean(host, port, conn.context, att.scope)
+            else:
+                sess = att.store.take(host, port, conn.context,
+                                      scope=att.scope)
             if sess is not None:
                 # CPython's setter copies the session, dropping a lean
                 # restore's certificate bytes: keep them on the SSL first.
@@ -280,8 +287,9 @@ def attach(context, store, *, scope="", early_data=False):
     OPTIONS without a body) goes out with the ClientHello when the stored
     session allows early data (see tlsresume._early and the README)."""
     _check_context(context)
-    if not isinstance(store, SessionStore):
-        raise TypeError("store must be a tlsresume.SessionStore")
+    if not isinstance(store, (SessionStore, RedisStore)):
+        raise TypeError("store must be a tlsresume.SessionStore or "
+                        "RedisStore")
     if not isinstance(scope, str):
         raise TypeError("scope must be a str, not %s" % type(scope).__name__)
     if not isinstance(early_data, bool):
@@ -296,7 +304,7 @@ def attach(context, store, *, scope="", early_data=False):
                                                             old.scope))
     sock_base = context.sslsocket_class
     obj_base = context.sslobject_class
-    store._store.attach_context(context)
+    store._attach_context(context)
     att = _Attached(store, scope, sock_base, obj_base, early_data)
     setattr(context, _ATTR, att)
     _track_alpn(context, att)
@@ -329,7 +337,10 @@ def detach(context):
     att = getattr(context, _ATTR, None)
     if att is None:
         return
-    _core.flush_context(context, int(_FLUSH_TIMEOUT * 1000))
+    if isinstance(att.store, RedisStore):
+        att.store.flush(_FLUSH_TIMEOUT)
+    else:
+        _core.flush_context(context, int(_FLUSH_TIMEOUT * 1000))
     _core.detach_context(context)
     context.__dict__.pop("set_alpn_protocols", None)
     context.sslsocket_class = att.socket_base
@@ -351,6 +362,9 @@ def flush(context, timeout=1.0):
         ms = int(min(timeout, 2**31 / 1000 - 1) * 1000)
     else:
         raise TypeError("timeout must be a number or None")
+    att = getattr(context, _ATTR, None)
+    if att is not None and isinstance(att.store, RedisStore):
+        return att.store.flush(3600.0 if timeout is None else timeout)
     return _core.flush_context(context, ms)
 
 

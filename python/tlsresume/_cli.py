@@ -5,10 +5,13 @@
     tlsresume store ls PATH [--json] [--seal-key-file F]
     tlsresume store prune PATH [--seal-key-file F]
     tlsresume store rm PATH HOST PORT [--scope S]
+    tlsresume probe HOST[:PORT] [--tls1.2|--tls1.3] [--all-ips] ... [--json]
+    tlsresume keys init|rotate|show|export PATH ...   (see _cli_keys.py)
 
 Nothing secret is printed: the master secret / PSK only by its length, and
 not the TLS 1.3 ticket_age_add (it hides a ticket's age from observers).
-Errors are one line on stderr and exit status 1.
+Errors are one line on stderr and exit status 1 (probe: 2, and 1 means
+"some mechanism did not resume").
 """
 import argparse
 import datetime
@@ -16,7 +19,7 @@ import json
 import os
 import sys
 
-from . import _session, _store
+from . import _cli_keys, _session, _store
 
 VERIFY_TEXT = {0: "ok", 10: "certificate has expired",
                18: "self-signed certificate",
@@ -209,6 +212,81 @@ def _demo_client(a):
     return _demo.client(a)
 
 
+# ---- probe (issue 11) -------------------------------------------------------
+
+def _host_port(text):
+    """HOST, HOST:PORT, [V6]:PORT or a bare IPv6 address."""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            raise _Fail("bad target %r: use [ADDR]:PORT" % text)
+        port = rest[1:] or "443"
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:
+        host, port = text, "443"
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise _Fail("bad target %r: use HOST[:PORT], port 1..65535" % text)
+    return host, int(port)
+
+
+def cmd_probe(a):
+    from . import _probe
+    host, port = _host_port(a.target)
+    request = None
+    if a.request is not None:
+        request = a.request.encode().decode("unicode_escape").encode(
+            "latin-1")
+    if a.count is not None and a.watch is None:
+        raise _Fail("--count needs --watch SECONDS")
+    r = _probe.probe(host, port, sni=a.sni, ips=a.ip or (),
+                     all_ips=a.all_ips, tries=a.tries, tls=a.tls,
+                     early_data=a.early_data, request=request,
+                     timeout=a.timeout, insecure=a.insecure,
+                     cafile=a.cafile, watch=a.watch,
+                     count=a.count if a.count is not None else 2)
+    print(r.to_json() if a.json else _probe.format_text(r))
+    return r.exit_status
+
+
+def _add_probe(sub, add):
+    p = add(sub, "probe", "check how a server, or a pool of servers, "
+            "resumes TLS sessions")
+    p.add_argument("target", metavar="HOST[:PORT]",
+                   help="server (port 443 by default; [::1]:8443)")
+    p.add_argument("--sni", help="server name sent (default: HOST)")
+    p.add_argument("--ip", action="append", metavar="ADDR",
+                   help="probe this address (repeat for a pool)")
+    p.add_argument("--all-ips", action="store_true",
+                   help="probe every address HOST resolves to")
+    p.add_argument("--tries", type=int, default=5,
+                   help="resumptions per mechanism (default 5)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--tls1.2", dest="tls", action="store_const",
+                   const="1.2", help="TLS 1.2 only")
+    g.add_argument("--tls1.3", dest="tls", action="store_const",
+                   const="1.3", help="TLS 1.3 only")
+    p.add_argument("--early-data", action="store_true",
+                   help="try 0-RTT, and the same ticket twice (replay)")
+    p.add_argument("--request", metavar="BYTES",
+                   help="early data / request sent (\\r\\n escapes; "
+                        "default HEAD / HTTP/1.1 with Host)")
+    p.add_argument("--watch", type=float, metavar="SECONDS",
+                   help="probe again every SECONDS: key name changes")
+    p.add_argument("--count", type=int, metavar="K",
+                   help="with --watch: number of probes (default 2)")
+    p.add_argument("--timeout", type=float, default=5.0, metavar="S",
+                   help="per connect / handshake / read (default 5)")
+    p.add_argument("--cafile", help="trust these CAs, not the system's")
+    p.add_argument("--insecure", action="store_true",
+                   help="do not verify the certificate")
+    p.add_argument("--json", action="store_true",
+                   help="JSON report (schema: docs/probe.md)")
+    p.set_defaults(func=cmd_probe)
+
+# ---- end probe --------------------------------------------------------------
+
+
 EXAMPLES = {
     "inspect": "example:\n  openssl s_client -connect example.org:443 "
                "-sess_out s.pem </dev/null\n  tlsresume inspect s.pem\n"
@@ -219,7 +297,13 @@ EXAMPLES = {
           "  tlsresume store ls --json --seal-key-file key.bin /var/cache/tls",
     "prune": "example:\n  tlsresume store prune ~/.cache/myapp/tls",
     "rm": "example:\n  tlsresume store rm ~/.cache/myapp/tls example.org 443",
+    "probe": "example:\n  tlsresume probe example.org\n"
+             "  tlsresume probe example.org:443 --all-ips --tls1.3 --json\n"
+             "  tlsresume probe lb.internal --ip 10.0.0.1 --ip 10.0.0.2\n"
+             "exit: 0 all resumed, 1 some did not, 2 usage or connection"
+             " error",
 }
+EXAMPLES.update(_cli_keys.EXAMPLES)
 
 
 def _parser():
@@ -232,7 +316,7 @@ def _parser():
     # metavar lists the public commands: _demo-client (one process of the
     # demo) is internal and has no help line.
     sub = ap.add_subparsers(dest="cmd", required=True,
-                            metavar="{inspect,demo,store}")
+                            metavar="{inspect,demo,store,probe,keys}")
 
     def add(parent, name, hlp):
         return parent.add_parser(
@@ -274,6 +358,9 @@ def _parser():
         if name == "ls":
             q.add_argument("--json", action="store_true", help="JSON output")
         q.set_defaults(func=cmd_store)
+    _add_probe(sub, add)
+
+    _cli_keys.add_parser(sub, add)
     return ap
 
 
@@ -301,8 +388,8 @@ def main(argv=None):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
-    except (_Fail, _session.Error, OSError) as e:
+    except (_Fail, _cli_keys._Fail, _session.Error, OSError) as e:
         print("tlsresume: %s" % _message(a, e), file=sys.stderr)
-        return 1
+        return 2 if a.cmd == "probe" else 1
     except KeyboardInterrupt:
         return 130

@@ -13,6 +13,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1185,6 +1186,354 @@ static PyType_Spec store_spec = {
     Py_TPFLAGS_DEFAULT, store_slots
 };
 
+/* ---- entries as bytes, and captures for a network store (RedisStore) ---- */
+
+typedef struct {
+    PyObject_HEAD
+    struct tlsr_codec *codec;
+    PyObject *module;
+} CodecObject;
+
+static int codec_init(CodecObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"max_lifetime", "seal_key", "lean", NULL};
+    core_state *st = get_state(self->module);
+    struct tlsr_store_options opts;
+    struct tlsr_error err;
+    Py_buffer key = {0};
+    long long max_lifetime = 0;
+    int lean = 0;
+
+    if (self->codec != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "codec already made");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|Lz*p:Codec", kwlist,
+                                     &max_lifetime, &key, &lean))
+        return -1;
+    tlsr_store_options_init(&opts);
+    if (max_lifetime)
+        opts.max_lifetime = max_lifetime;
+    if (key.buf != NULL) {
+        opts.seal_key = key.buf;
+        opts.seal_key_len = (size_t)key.len;
+    }
+    if (lean)
+        opts.flags |= TLSR_STORE_LEAN;
+    self->codec = tlsr_codec_new(&opts, &err);
+    if (key.buf != NULL)
+        PyBuffer_Release(&key);
+    if (self->codec == NULL) {
+        raise_err(st, &err);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *module_new(PyTypeObject *tp, size_t module_off)
+{
+    PyObject *self = tp->tp_alloc(tp, 0), *mod;
+
+    if (self == NULL)
+        return NULL;
+    if ((mod = PyImport_ImportModule("tlsresume._core")) == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    *(PyObject **)((char *)self + module_off) = mod;
+    return self;
+}
+
+static PyObject *codec_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
+{
+    return module_new(tp, offsetof(CodecObject, module));
+}
+
+static void codec_dealloc(CodecObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+
+    tlsr_codec_free(self->codec);
+    Py_XDECREF(self->module);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static int codec_ok(CodecObject *self)
+{
+    if (self->codec == NULL) {
+        PyErr_SetString(PyExc_ValueError, "codec not initialized");
+        return 0;
+    }
+    return 1;
+}
+
+/* bytes of the entry (or NULL with an exception), its expiry and kind. */
+static PyObject *codec_bytes(core_state *st, struct tlsr_codec *codec,
+                             const char *host, int port, const char *scope,
+                             SSL_SESSION *sess, int64_t *expires, int *kind)
+{
+    struct tlsr_error err;
+    uint8_t *buf = PyMem_Malloc(TLSR_ENTRY_MAX);
+    size_t len = TLSR_ENTRY_MAX;
+    PyObject *out;
+    int rc;
+
+    if (buf == NULL)
+        return PyErr_NoMemory();
+    rc = tlsr_entry_encode(codec, host, port, scope, sess, buf, &len,
+                           expires, kind, &err);
+    out = rc == 0 ? PyBytes_FromStringAndSize((char *)buf, (Py_ssize_t)len)
+                  : raise_err(st, &err);
+    wipe(buf, rc == 0 ? len : 0);
+    PyMem_Free(buf);
+    return out;
+}
+
+/* encode(host, port, scope, session) -> (bytes, expires, kind) */
+static PyObject *codec_encode(CodecObject *self, PyObject *args)
+{
+    core_state *st = get_state(self->module);
+    struct tlsr_trust made, policy;
+    struct tlsr_error err;
+    const char *host, *scope;
+    SSL_SESSION *sess, *copy = NULL;
+    SSL_CTX *sctx;
+    PyObject *obj, *owner, *data;
+    int64_t expires = 0;
+    int port, kind = 0;
+
+    if (!codec_ok(self)
+        || !PyArg_ParseTuple(args, "sisO:encode", &host, &port, &scope, &obj)
+        || (sess = session_ptr(st, obj, NULL)) == NULL)
+        return NULL;
+    /* As SessionStore.put: a session attach() did not capture is judged by
+     * the context that made it. */
+    if (tlsr_session_get_trust(sess, &made, NULL) != 0) {
+        owner = (PyObject *)*field(obj, 1);
+        if (owner == NULL
+            || (sctx = context_policy(st, owner, host, &policy)) == NULL)
+            return NULL;
+        if ((copy = tlsr_session_dup(sess, &err)) == NULL
+            || tlsr_trust_from_session(copy, sctx,
+                                       policy.check_host ? host : NULL,
+                                       &made, &err) != 0
+            || tlsr_session_set1_trust(copy, &made, &err) != 0) {
+            tlsr_session_free(copy);
+            return raise_err(st, &err);
+        }
+    }
+    data = codec_bytes(st, self->codec, host, port, scope,
+                       copy != NULL ? copy : sess, &expires, &kind);
+    tlsr_session_free(copy);
+    if (data == NULL)
+        return NULL;
+    return Py_BuildValue("(NLi)", data, (long long)expires, kind);
+}
+
+/* decode(data, host, port, scope, ctx) -> SSLSession or None (another
+ * key's, expired, or refused by ctx's trust rule); Error if unreadable. */
+static PyObject *codec_decode(CodecObject *self, PyObject *args)
+{
+    core_state *st = get_state(self->module);
+    struct tlsr_trust policy;
+    struct tlsr_error err;
+    const char *host, *scope;
+    Py_buffer data;
+    PyObject *ctx;
+    SSL_SESSION *sess;
+    SSL_CTX *sctx;
+    int port;
+
+    if (!codec_ok(self)
+        || !PyArg_ParseTuple(args, "y*sisO:decode", &data, &host, &port,
+                             &scope, &ctx))
+        return NULL;
+    if (check_client_context(st, ctx) < 0
+        || (sctx = context_policy(st, ctx, host, &policy)) == NULL) {
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    sess = tlsr_entry_decode(self->codec, data.buf, (size_t)data.len, host,
+                             port, scope, &policy, sctx, &err);
+    PyBuffer_Release(&data);
+    if (sess == NULL) {
+        if (err.code == TLSR_ENOTFOUND || err.code == TLSR_ETRUST)
+            Py_RETURN_NONE;
+        return raise_err(st, &err);
+    }
+    return session_wrap(st, sess, ctx);
+}
+
+static PyMethodDef codec_methods[] = {
+    {"encode", (PyCFunction)codec_encode, METH_VARARGS, NULL},
+    {"decode", (PyCFunction)codec_decode, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL}
+};
+
+static PyType_Slot codec_slots[] = {
+    {Py_tp_new, codec_new},
+    {Py_tp_init, codec_init},
+    {Py_tp_dealloc, codec_dealloc},
+    {Py_tp_methods, codec_methods},
+    {Py_tp_doc, "Codec(max_lifetime=0, seal_key=None, lean=False): store "
+                "entries as bytes (see RedisStore)."},
+    {0, NULL}
+};
+
+static PyType_Spec codec_spec = {
+    "tlsresume._core.Codec", sizeof(CodecObject), 0,
+    Py_TPFLAGS_DEFAULT, codec_slots
+};
+
+/* entry_key(host, port, scope) -> 64 hex digits */
+static PyObject *core_entry_key(PyObject *m, PyObject *args)
+{
+    core_state *st = get_state(m);
+    struct tlsr_error err;
+    const char *host, *scope;
+    char buf[65];
+    size_t len = sizeof(buf);
+    int port;
+
+    if (!PyArg_ParseTuple(args, "sis:entry_key", &host, &port, &scope))
+        return NULL;
+    if (tlsr_entry_key(host, port, scope, buf, &len, &err) != 0)
+        return raise_err(st, &err);
+    return PyUnicode_FromStringAndSize(buf, (Py_ssize_t)len);
+}
+
+typedef struct {
+    PyObject_HEAD
+    struct tlsr_attach *att;
+    PyObject *module;
+} CaptureObject;
+
+static int capture_init(CaptureObject *self, PyObject *args, PyObject *kw)
+{
+    core_state *st = get_state(self->module);
+    struct tlsr_error err;
+
+    if (self->att != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "capture queue already made");
+        return -1;
+    }
+    if (!PyArg_ParseTuple(args, ":Capture"))
+        return -1;
+    if ((self->att = tlsr_attach_new_queue(&err)) == NULL) {
+        raise_err(st, &err);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *capture_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
+{
+    return module_new(tp, offsetof(CaptureObject, module));
+}
+
+static void capture_dealloc(CaptureObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+
+    tlsr_attach_free(self->att);
+    Py_XDECREF(self->module);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static int capture_ok(CaptureObject *self)
+{
+    if (self->att == NULL) {
+        PyErr_SetString(PyExc_ValueError, "capture queue not initialized");
+        return 0;
+    }
+    return 1;
+}
+
+/* attach_context(ctx): ctx's new client sessions wait here. */
+static PyObject *capture_attach_context(CaptureObject *self, PyObject *ctx)
+{
+    core_state *st = get_state(self->module);
+    struct tlsr_error err;
+    SSL_CTX *sctx;
+
+    if (!capture_ok(self) || check_client_context(st, ctx) < 0
+        || (sctx = context_ptr(st, ctx)) == NULL)
+        return NULL;
+    if (tlsr_attach_ctx(self->att, sctx, &err) != 0)
+        return raise_err(st, &err);
+    Py_RETURN_NONE;
+}
+
+/* pop(codec, timeout_ms) -> (host, port, scope, entry, expires, kind) or
+ * None: the next capture, encoded; waits without the GIL.  Captures that
+ * cannot be stored (expired, no id) are skipped. */
+static PyObject *capture_pop(CaptureObject *self, PyObject *args)
+{
+    core_state *st = get_state(self->module);
+    struct tlsr_error err;
+    CodecObject *codec;
+    char host[256], scope[256];
+    SSL_SESSION *sess = NULL;
+    PyObject *data;
+    int64_t expires = 0;
+    int timeout, port = 0, kind = 0, rc;
+
+    if (!capture_ok(self) || !PyArg_ParseTuple(args, "Oi:pop", &codec,
+                                               &timeout))
+        return NULL;
+    if (Py_TYPE(codec)->tp_init != (initproc)codec_init || !codec_ok(codec))
+        return PyErr_Format(PyExc_TypeError, "expected a Codec");
+    for (;;) {
+        Py_BEGIN_ALLOW_THREADS
+        rc = tlsr_attach_pop(self->att, timeout, host, &port, scope, &sess,
+                             &err);
+        Py_END_ALLOW_THREADS
+        if (rc < 0)
+            return raise_err(st, &err);
+        if (rc == 0)
+            Py_RETURN_NONE;
+        data = codec_bytes(st, codec->codec, host, port, scope, sess,
+                           &expires, &kind);
+        tlsr_session_free(sess);
+        if (data != NULL)
+            return Py_BuildValue("(sisNLi)", host, port, scope, data,
+                                 (long long)expires, kind) ;
+        PyErr_Clear();
+        timeout = 0;
+    }
+}
+
+static PyObject *capture_pending(CaptureObject *self, PyObject *unused)
+{
+    if (!capture_ok(self))
+        return NULL;
+    return PyLong_FromLong(tlsr_attach_pending(self->att));
+}
+
+static PyMethodDef capture_methods[] = {
+    {"attach_context", (PyCFunction)capture_attach_context, METH_O, NULL},
+    {"pop", (PyCFunction)capture_pop, METH_VARARGS, NULL},
+    {"pending", (PyCFunction)capture_pending, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL}
+};
+
+static PyType_Slot capture_slots[] = {
+    {Py_tp_new, capture_new},
+    {Py_tp_init, capture_init},
+    {Py_tp_dealloc, capture_dealloc},
+    {Py_tp_methods, capture_methods},
+    {Py_tp_doc, "Capture(): new client sessions of attached "
+                "contexts, queued for a network store (see RedisStore)."},
+    {0, NULL}
+};
+
+static PyType_Spec capture_spec = {
+    "tlsresume._core.Capture", sizeof(CaptureObject), 0,
+    Py_TPFLAGS_DEFAULT, capture_slots
+};
+
 /* ---- connections --------------------------------------------------------- */
 
 /* detach_context(ctx) */
@@ -1410,7 +1759,85 @@ static PyObject *core_early_status(PyObject *m, PyObject *obj)
     return PyLong_FromLong(tlsr_ssl_get_early_data_status(ssl));
 }
 
+/* ---- probe (issue 11): runs without the GIL ------------------------------ */
+
+/* probe(host, port, sni, ips, all_ips, tries, versions, mechanisms,
+ *       early_data, request, timeout_ms, insecure, cafile) -> (json, exit) */
+static PyObject *core_probe(PyObject *m, PyObject *args)
+{
+    core_state *st = get_state(m);
+    struct tlsr_probe_opts o;
+    struct tlsr_error err = { 0, "" };
+    struct tlsr_probe *pr;
+    const char *host, *sni, *cafile;
+    const char *ipv[TLSR_PROBE_MAX_ADDRS];
+    PyObject *ips, *request, *out = NULL, *item;
+    Py_ssize_t i, n;
+    char *buf;
+    size_t len = 0;
+    int status, rc;
+
+    tlsr_probe_opts_init(&o);
+    if (!PyArg_ParseTuple(args, "sizOpiiipOipz:probe", &host, &o.port, &sni,
+                          &ips, &o.all_ips, &o.tries, &o.versions,
+                          &o.mechanisms, &o.early_data, &request,
+                          &o.timeout_ms, &o.insecure, &cafile))
+        return NULL;
+    if (!PyTuple_Check(ips))
+        return PyErr_Format(PyExc_TypeError, "ips must be a tuple");
+    n = PyTuple_GET_SIZE(ips);
+    if (n > TLSR_PROBE_MAX_ADDRS)
+        return raise_code(st, TLSR_EINVAL, "more than 16 addresses");
+    for (i = 0; i < n; i++) {
+        item = PyTuple_GET_ITEM(ips, i);
+        if (!PyUnicode_Check(item))
+            return PyErr_Format(PyExc_TypeError, "addresses must be str");
+        if ((ipv[i] = PyUnicode_AsUTF8(item)) == NULL)
+            return NULL;
+    }
+    o.host = host;
+    o.sni = sni;
+    o.ips = n > 0 ? ipv : NULL;
+    o.n_ips = (size_t)n;
+    o.cafile = cafile;
+    if (request != Py_None) {
+        if (!PyBytes_Check(request))
+            return PyErr_Format(PyExc_TypeError, "request must be bytes");
+        o.request = (const uint8_t *)PyBytes_AS_STRING(request);
+        o.request_len = (size_t)PyBytes_GET_SIZE(request);
+    }
+    /* args keeps every string above alive while the GIL is released. */
+    Py_BEGIN_ALLOW_THREADS
+    pr = tlsr_probe_run(&o, &err);
+    rc = pr != NULL ? tlsr_probe_json(pr, NULL, &len, &err) : -1;
+    Py_END_ALLOW_THREADS
+    if (pr == NULL) {
+        if (PyErr_CheckSignals() < 0)
+            return NULL;            /* Ctrl-C: KeyboardInterrupt */
+        return raise_err(st, &err);
+    }
+    if (rc != 0 || (buf = PyMem_Malloc(len + 1)) == NULL) {
+        tlsr_probe_free(pr);
+        return rc != 0 ? raise_err(st, &err) : PyErr_NoMemory();
+    }
+    len += 1;
+    if (tlsr_probe_json(pr, buf, &len, &err) == 0) {
+        status = tlsr_probe_exit_status(pr);
+        out = Py_BuildValue("(s#i)", buf, (Py_ssize_t)len, status);
+    } else {
+        raise_err(st, &err);
+    }
+    PyMem_Free(buf);
+    tlsr_probe_free(pr);
+    return out;
+}
+/* ---- end probe ----------------------------------------------------------- */
+
+/* Ticket key rings (server side): their own file, same helpers. */
+#include "_core_ring.c"
+
 static PyMethodDef core_methods[] = {
+    RING_CORE_METHODS
     {"dumps", core_dumps, METH_VARARGS, NULL},
     {"loads", core_loads, METH_VARARGS, NULL},
     {"inspect", core_inspect, METH_O, NULL},
@@ -1426,7 +1853,9 @@ static PyMethodDef core_methods[] = {
     {"early_max", core_early_max, METH_VARARGS, NULL},
     {"write_early", core_write_early, METH_VARARGS, NULL},
     {"early_status", core_early_status, METH_O, NULL},
+    {"entry_key", core_entry_key, METH_VARARGS, NULL},
     {"attach_offer", core_attach_offer, METH_VARARGS, NULL},
+    {"probe", core_probe, METH_VARARGS, NULL},   /* issue 11 */
     {NULL, NULL, 0, NULL}
 };
 
@@ -1521,6 +1950,20 @@ static int core_exec(PyObject *m)
         Py_DECREF(store_type);
         return -1;
     }
+    if ((store_type = PyType_FromSpec(&codec_spec)) == NULL)
+        return -1;
+    if (PyModule_AddObject(m, "Codec", store_type) < 0) {
+        Py_DECREF(store_type);
+        return -1;
+    }
+    if ((store_type = PyType_FromSpec(&capture_spec)) == NULL)
+        return -1;
+    if (PyModule_AddObject(m, "Capture", store_type) < 0) {
+        Py_DECREF(store_type);
+        return -1;
+    }
+    if (ring_exec(m) < 0)
+        return -1;
 #define ADD_INT(name) \
     if (PyModule_AddIntConstant(m, #name, name) < 0) return -1
     ADD_INT(TLSR_FORMAT_DER);
@@ -1529,6 +1972,9 @@ static int core_exec(PyObject *m)
     ADD_INT(TLSR_EINVAL);
     ADD_INT(TLSR_ENOTRESUMABLE);
     ADD_INT(TLSR_ENOTFOUND);
+    ADD_INT(TLSR_ENTRY_T12);
+    ADD_INT(TLSR_ENTRY_T13);
+    ADD_INT(TLSR_ECONNECT);
 #undef ADD_INT
     return 0;
 }

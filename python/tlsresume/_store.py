@@ -127,6 +127,9 @@ class SessionStore:
         for host, port, scope, sealed, info in self._store.entries():
             yield StoreEntry(host, port, scope, sealed, info_from_dict(info))
 
+    def _attach_context(self, context):
+        self._store.attach_context(context)
+
     def close(self):
         self._store.close()
 

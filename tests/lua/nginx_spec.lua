@@ -295,3 +295,74 @@ describe("OpenResty (nginx + ngx_lua + resty.tlsresume)", function()
                      ngx_:log())
     end)
 end)
+
+-- resty.tlsresume.redis: nginx workers and a Python process (RedisStore)
+-- share one real redis-server (free port, password), both ways.
+describe("OpenResty and Python share a Redis store", function()
+    local ngx_, redis_pid, redis_port, pyenv
+    local pw = "pw" .. tostring(os.time())
+    local PY = os.getenv("PYTHON") or "python3"
+
+    setup(function()
+        ngx_ = new_nginx()
+        ngx_:start()
+        redis_port = free_port()
+        redis_pid = S.spawn(("redis-server --port %d --bind 127.0.0.1 "
+            .. "--requirepass %s --save '' --appendonly no --daemonize no")
+            :format(redis_port, pw), ngx_.dir .. "/redis.log")
+        for _ = 1, 100 do
+            local c = socket.tcp()
+            c:settimeout(0.2)
+            local ok = c:connect("127.0.0.1", redis_port)
+            c:close()
+            if ok then break end
+            S.sleep(0.05)
+        end
+        pyenv = ""
+        if not S.run(PY .. " -c 'import tlsresume, redis; "
+                     .. "tlsresume.RedisStore'") then
+            local target = ngx_.dir .. "/py"
+            local ok, out = S.run(("%s -m pip install -q --no-deps "
+                .. "--disable-pip-version-check --root-user-action=ignore "
+                .. "--target %s %s"):format(PY, S.sh_quote(target),
+                                            S.sh_quote(S.root)))
+            assert(ok, "building the Python package failed:\n" .. out)
+            pyenv = "PYTHONPATH=" .. S.sh_quote(target) .. " "
+        end
+    end)
+
+    teardown(function()
+        S.kill(redis_pid)
+        if ngx_ then
+            ngx_:stop()
+            S.rmdir(ngx_.dir)
+        end
+    end)
+
+    local function python(port)
+        local ok, out = S.run(("cd /tmp && %s%s %s %d %s"):format(pyenv, PY,
+            S.sh_quote(S.root .. "/tests/lua/tools/py_redis_client.py"),
+            port, S.sh_quote(("redis://:%s@127.0.0.1:%d/0")
+                             :format(pw, redis_port))))
+        assert(ok, out)
+        return out
+    end
+
+    for _, v in ipairs({ "1.2", "1.3" }) do
+        it("TLS " .. v .. ": a worker's session resumes in Python, "
+           .. "Python's in another worker", function()
+            local port = v == "1.3" and ngx_.tls13 or ngx_.tls12
+            local extra = ("&redis_port=%d&redis_pw=%s"):format(redis_port,
+                                                                 pw)
+            local a = ngx_:connect(port, "redis", 0, nil, extra)
+            assert.truthy(a:find("offered=no reused=. ", 1, true), a)
+            assert.truthy(a:find("stored=true", 1, true), a)
+            local p = python(port)
+            assert.truthy(p:find("offered=yes reused=r ", 1, true), p)
+            assert.truthy(p:find("stored=True", 1, true), p)
+            local b = ngx_:connect(port, "redis", 1, nil, extra)
+            assert.truthy(b:find("offered=yes reused=r ", 1, true), b)
+            assert.truthy(b:find("stored=true", 1, true), b)
+        end)
+    end
+end)

@@ -32,11 +32,15 @@ describe("rockspec", function()
         assert(package.searchpath("tlsresume_core", package.cpath)
                :find(os.getenv("TREE"), 1, true))
         print("C " .. C.inspect(b).protocol_name)
+        assert(package.searchpath("tlsresume.redis", package.path)
+               :find(os.getenv("TREE"), 1, true))
+        assert(require("tlsresume.redis").new)
         if jit then
             local R = require "resty.tlsresume"
             assert(R.library_path:find(os.getenv("TREE"), 1, true))
             print("FFI " .. R.inspect(b).protocol_name)
             assert(require("resty.tlsresume.tiered").new)
+            assert(require("resty.tlsresume.redis").new)
         end
     ]]
 

@@ -67,8 +67,22 @@ local function tier_prefix(args)
     return "tier" .. args.port .. ":"
 end
 
+-- store=redis&redis_port=P&redis_pw=PW: resty.tlsresume.redis over the
+-- test's own RESP client (resp.lua), connected for this request.
+local function redis_store(args)
+    local resp = require "resp"
+    local red = resp.new(1000)
+    assert(red:connect("127.0.0.1", assert(tonumber(args.redis_port))))
+    assert(red:auth(args.redis_pw))
+    local st = assert(require("resty.tlsresume.redis").new(red))
+    st.close = function() red:close() end
+    return st
+end
+
 local function open_store(args)
-    if args.store == "disk" then
+    if args.store == "redis" then
+        return redis_store(args)
+    elseif args.store == "disk" then
         return assert(T.store(args.dir))
     elseif args.store == "tiered" then
         return assert(tiered.new("tls_sessions", args.dir,

@@ -28,6 +28,11 @@ local ok, err = pcall(function() -- the server is stopped whatever happens
     assert(st:put("h", 1, s1))
     st:entries(); st:get("h", 1); st:take("h", 1); st:count(); st:prune()
     st:close()
+    -- the probe (issue 11) through the C module: a report and an error
+    local r = assert(T.probe("127.0.0.1", srv.port, { insecure = true,
+                                                      tries = 1 }))
+    assert(r.tls13.resumed == 1, r.json)
+    assert(T.probe("127.0.0.1", 1, { timeout = 1 }) == nil)
 end)
 srv.stop()
 S.rmdir(d)
