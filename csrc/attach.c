@@ -39,6 +39,7 @@
 #include <openssl/ssl.h>
 
 #include "internal.h"
+#include "peer.h"
 #include "trust.h"
 
 enum {
@@ -262,6 +263,7 @@ static int queue_push(struct tlsr_attach *att, SSL *ssl, SSL_SESSION *sess,
      * before the writer runs) and kept on the session: before the lock. */
     tlsri_trust_capture(ssl, sess,
                         akey->has_offered ? &akey->offered : NULL);
+    tlsri_peer_capture(ssl, sess);  /* after a lean restore (peer.c) */
     pthread_mutex_lock(&att->qlock);
     drop_stale(att);
     if (att->ring == NULL || att->count == QUEUE_SIZE || att->exiting) {
