@@ -101,8 +101,8 @@ def cmd_rotate(a):
     r = _open(a.path)
     changed = r.rotate(force=a.force)
     if changed is None:         # a Redis ring whose lock stayed taken
-        raise _Fail("%s: another process held the rotation lock for 10s; "
-                    "nothing done" % _where(r))
+        raise _Fail("%s: another process held the rotation lock too "
+                    "long; nothing done" % _where(r))
     now = int(time.time())
     if a.force:
         # the forced key: the newest one that starts by the next second

@@ -325,10 +325,11 @@ class RedisTicketKeyRing(TicketKeyRing):
 
     # ---- rotation under the lock ----
 
-    def rotate(self, force=False, now=None, wait=10.0):
+    def rotate(self, force=False, now=None, wait=LOCK_MS / 1000 + 2):
         """Make the keys due in Redis (idempotent), under the lock; force:
         a new key encrypting from now (or the next second).  True if the
-        ring changed; None if another process held the lock past wait."""
+        ring changed; None if another process held the lock past wait (a
+        holder that died frees it after LOCK_MS)."""
         now = int(now or time.time())
         token = self._lock(wait)
         if token is None:
@@ -340,7 +341,7 @@ class RedisTicketKeyRing(TicketKeyRing):
             self._release(token)
             shutil.rmtree(scratch, ignore_errors=True)
         self.sync()
-        self.reload_mirror()
+        self._reload_mirror()
         return changed
 
     def _rotate_locked(self, scratch, force, now):
@@ -374,13 +375,13 @@ class RedisTicketKeyRing(TicketKeyRing):
                        *["%016x" % s for s in gone])
         return bool(changed)
 
-    def reload_mirror(self):
+    def _reload_mirror(self):
         TicketKeyRing.reload(self)
 
     def reload(self):
         """Read Redis now (not waiting for the sync thread) and reload."""
         self.sync()
-        self.reload_mirror()
+        self._reload_mirror()
 
     @classmethod
     def init(cls, url, *, period=3600, keep=12 * 3600, format="nginx80",
@@ -392,7 +393,7 @@ class RedisTicketKeyRing(TicketKeyRing):
             raise _error(_core.TLSR_EINVAL, "format must be one of %s"
                          % ", ".join(sorted(INIT_FORMATS)))
         probe = _Uninit(url)
-        token = probe._lock(10.0)
+        token = probe._lock(LOCK_MS / 1000 + 2)
         if token is None:
             raise _error(EIO, "the ring lock in Redis at %s is "
                          "held by another process" % probe.url)

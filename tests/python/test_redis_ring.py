@@ -78,6 +78,10 @@ def test_redis_ring_rotates_on_schedule_for_every_process(redis_server,
     assert a.encrypting() != first
     assert mirror_bytes(a) == mirror_bytes(b)
     assert [k.name for k in a.keys()] == [k.name for k in b.keys()]
+    # The disk ring's schedule: keys start on the ring's period grid.
+    conf = redis_server.cli("GET", "tlsresume:ring:conf").decode()
+    origin = int(conf.split("origin ")[1].split()[0])
+    assert all((k.start - origin) % 2 == 0 for k in a.keys())
     a.close()
     b.close()
 
@@ -118,6 +122,25 @@ def test_redis_ring_never_seen_and_unreachable_stops_start_up(redis_server):
     p = keys_cli("show", dead)
     assert p.returncode != 0 and "unreachable" in p.stderr
     assert redis_server.password not in p.stderr
+    wrong = redis_server.url.replace(redis_server.password, "nope" * 6)
+    p = run_hooked(wrong)
+    assert p.returncode == 2 and "nope" not in p.stderr
+
+
+def test_redis_ring_bad_inputs(redis_server):
+    with pytest.raises(TypeError):
+        RedisTicketKeyRing(42)
+    with pytest.raises(TypeError):
+        RedisTicketKeyRing("/not/a/url")
+    for bad in ("?sync=abc", "?sync=0", "?timeout=-1"):
+        with pytest.raises(tlsresume.Error, match="seconds|sync="):
+            RedisTicketKeyRing(redis_server.url + bad)
+    with pytest.raises(tlsresume.Error, match="format"):
+        RedisTicketKeyRing.init(redis_server.url, format="nope")
+    # A value that is not ours under the prefix is a clear error.
+    redis_server.cli("SET", "tlsresume:ring:conf", "garbage")
+    with pytest.raises(tlsresume.Error, match="malformed"):
+        RedisTicketKeyRing(redis_server.url)
 
 
 def cross(ports, version, tmp, n=100, jobs=8):
