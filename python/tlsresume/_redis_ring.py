@@ -158,14 +158,38 @@ def _key_file(start):
 
 
 def _mkdtemp():
+    """A private directory named after this process; mirrors of our
+    processes that are gone (kill -9: no atexit) are removed first."""
     run = os.environ.get("XDG_RUNTIME_DIR")
     base = run if run and os.path.isdir(run) and os.access(run, os.W_OK) \
-        else None
-    return tempfile.mkdtemp(prefix="tlsresume-ring-", dir=base)
+        else tempfile.gettempdir()
+    try:
+        for name in os.listdir(base):
+            m = re.fullmatch(r"tlsresume-ring-(\d+)-\w+", name)
+            path = os.path.join(base, name)
+            if m and os.lstat(path).st_uid == os.geteuid() \
+                    and not _alive(int(m.group(1))):
+                shutil.rmtree(path, ignore_errors=True)
+    except OSError:
+        pass
+    return tempfile.mkdtemp(prefix="tlsresume-ring-%d-" % os.getpid(),
+                            dir=base)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True         # someone else's: not ours to tell
+    return True
 
 
 class RedisTicketKeyRing(TicketKeyRing):
-    """A ticket key ring in Redis, served from a private local mirror.
+    """A ticket key ring in Redis, served from a private local mirror
+    (removed by close() or at exit, or, after a kill, by the user's next
+    process that opens a ring; the ring lives until then).
 
     url: redis://[:PASSWORD@]HOST:PORT/DB (rediss://, unix://) with our
     optional query parameters prefix= (one ring per prefix, default
@@ -183,6 +207,7 @@ class RedisTicketKeyRing(TicketKeyRing):
         self.url = redact(url)
         rest, self.prefix, self.sync_interval, self.timeout = _split_url(url)
         redis = _import_redis()
+        self._redis = redis
         self._errors = (redis.RedisError, OSError)
         self.client = _client_from_url(redis, rest, self.timeout)
         self._read = self.client.register_script(_READ)
@@ -200,7 +225,7 @@ class RedisTicketKeyRing(TicketKeyRing):
         except BaseException:
             shutil.rmtree(self._mirror, ignore_errors=True)
             raise
-        _live.add(self)
+        _live.add(self)         # kept (and its thread) until close()
         if background:
             self._start()
 
@@ -209,14 +234,20 @@ class RedisTicketKeyRing(TicketKeyRing):
     def _k(self, name):
         return self.prefix + name
 
+    def _failed(self, e):
+        down = isinstance(e, (OSError, self._redis.ConnectionError,
+                              self._redis.TimeoutError))
+        return _error(EIO, "Redis at %s %s (%s: %s)" % (
+            self.url, "unreachable" if down else "failed",
+            type(e).__name__, e))
+
     def _fetch(self):
         """(conf text or None, {start: key bytes}) as Redis holds them."""
         try:
             got = self._read(keys=[self._k("conf"), self._k("keys")],
                              args=[self._k("key:")])
         except self._errors as e:
-            raise _error(EIO, "Redis at %s unreachable (%s: %s)"
-                         % (self.url, type(e).__name__, e)) from None
+            raise self._failed(e) from None
         keys = {}
         for i in range(1, len(got) - 1, 2):
             m = re.fullmatch(rb"[0-9a-f]{16}", got[i] or b"")
@@ -228,8 +259,7 @@ class RedisTicketKeyRing(TicketKeyRing):
         try:
             return fn(*a, **kw)
         except self._errors as e:
-            raise _error(EIO, "Redis at %s unreachable (%s: %s)"
-                         % (self.url, type(e).__name__, e)) from None
+            raise self._failed(e) from None
 
     def _publish(self, start, data, expires):
         """SET NX one key with its TTL: 1 if ours went in, 0 if one was
@@ -293,6 +323,8 @@ class RedisTicketKeyRing(TicketKeyRing):
                              "rotate URL)" % (self.url, self.prefix))
             return None                 # keep the last keys
         d = self._mirror
+        if self._stop.is_set():
+            return None                 # closed: the mirror is going away
         if not os.path.isdir(d):        # removed under us: make it again
             os.mkdir(d, 0o700)
         if self._conf_text is None or not os.path.exists(
@@ -316,11 +348,23 @@ class RedisTicketKeyRing(TicketKeyRing):
         return sorted(keys)
 
     def _republish(self):
-        """Redis came back without the ring: publish ours (SET NX)."""
-        d = self._mirror
-        for k in self.keys():
-            with open(os.path.join(d, _key_file(k.start)), "rb") as f:
-                self._publish(k.start, f.read(), k.expires)
+        """Redis came back without the ring: publish the mirror's keys
+        (SET NX, unexpired ones), then the conf."""
+        now = int(time.time())
+        expires = {k.start: k.expires for k in self.keys(now)}
+        for name in sorted(os.listdir(self._mirror)):
+            if not re.fullmatch(r"[0-9a-f]{16}\.key", name):
+                continue
+            start = int(name[:16], 16)
+            x = expires.get(start, 0)
+            if (x or start + MAX_LIFE) <= now:
+                continue
+            try:
+                with open(os.path.join(self._mirror, name), "rb") as f:
+                    data = f.read()
+            except FileNotFoundError:
+                continue
+            self._publish(start, data, x)
         self._call(self.client.set, self._k("conf"), self._conf_text, nx=True)
 
     # ---- rotation under the lock ----
@@ -371,8 +415,12 @@ class RedisTicketKeyRing(TicketKeyRing):
         if gone:
             self._call(self.client.delete,
                        *[self._k("key:%016x" % s) for s in gone])
-            self._call(self.client.srem, self._k("keys"),
-                       *["%016x" % s for s in gone])
+        # Names of keys removed here or expired by their TTL leave the set.
+        stale = [m for m in self._call(self.client.smembers, self._k("keys"))
+                 if not re.fullmatch(rb"[0-9a-f]{16}", m)
+                 or int(m, 16) not in after]
+        if stale:
+            self._call(self.client.srem, self._k("keys"), *stale)
         return bool(changed)
 
     def _reload_mirror(self):
@@ -441,7 +489,7 @@ class RedisTicketKeyRing(TicketKeyRing):
                 warnings.warn("tlsresume: ticket key ring %s: Redis is "
                               "back" % self.url, RuntimeWarning)
         except Exception as e:      # noqa: BLE001 - the thread must live
-            if not self._failing:
+            if not self._failing and not self._stop.is_set():
                 self._failing = True
                 warnings.warn("tlsresume: ticket key ring %s: %s; serving "
                               "the last keys" % (self.url, e),
@@ -451,6 +499,10 @@ class RedisTicketKeyRing(TicketKeyRing):
         """Stop the sync thread and remove the mirror (servers still
         attached keep the keys they loaded)."""
         self._stop.set()
+        _live.discard(self)
+        t = self._thread
+        if t is not None and t is not threading.current_thread():
+            t.join(self.timeout * 8 + 1)    # a sync under way ends first
         if os.getpid() == self._owner:
             shutil.rmtree(self._mirror, ignore_errors=True)
         try:
@@ -478,6 +530,7 @@ class _Uninit(RedisTicketKeyRing):
         self.url = redact(url)
         rest, self.prefix, self.sync_interval, self.timeout = _split_url(url)
         redis = _import_redis()
+        self._redis = redis
         self._errors = (redis.RedisError, OSError)
         self.client = _client_from_url(redis, rest, self.timeout)
         self._add = self.client.register_script(_ADD)
@@ -497,7 +550,9 @@ def _sync_loop(ref):
             return
 
 
-_live = weakref.WeakSet()
+# Open rings: a ring given to ticket_keys() as a URL and dropped by the
+# caller must keep syncing (its contexts use it).
+_live = set()
 
 
 @atexit.register

@@ -5,6 +5,7 @@ the ring refuses to start.  A real redis-server (redis_support)."""
 import concurrent.futures
 import json
 import os
+import shutil
 import ssl
 import subprocess
 import sys
@@ -16,9 +17,35 @@ import pytest
 import tlsresume
 from redis_support import free_port, redis_server  # noqa: F401 (fixture)
 from ringutil import MemPair, asgi_server, client_ctx, s_client, server_ctx
+from tlsresume import _redis_ring
 from tlsresume._redis_ring import RedisTicketKeyRing
 
-V12, V13 = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
+V12 = ssl.TLSVersion.TLSv1_2
+
+
+@pytest.fixture(autouse=True)
+def runtime_dir(tmp_path, monkeypatch):
+    """Mirrors go to a directory of the test's (XDG_RUNTIME_DIR).  Closed
+    rings leave nothing; the mirror of a process that died without exit
+    handlers (uvicorn re-raises SIGTERM) goes with the next mirror made."""
+    d = tmp_path / "run"
+    d.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(d))
+    yield d
+    for ring in list(_redis_ring._live):
+        ring.close()
+    left = [p.name for p in d.iterdir()]
+    assert not [n for n in left if "-%d-" % os.getpid() in n], left
+    shutil.rmtree(_redis_ring._mkdtemp())
+    assert not list(d.iterdir())
+
+
+def stop(srv):
+    """SIGTERM (uvicorn exits normally: atexit removes its mirror)."""
+    srv.proc.terminate()
+    srv.proc.wait(20)
+    assert "Traceback" not in srv.output(), srv.output()
+    return srv.output()
 
 
 def keys_cli(*args):
@@ -182,8 +209,7 @@ def test_redis_ring_two_uvicorn_machines_resume_each_other(
               "across" % (version, hits))
         assert hits >= 99, (version, hits)
     for srv in (a, b):
-        srv.stop()
-        assert "Traceback" not in srv.output(), srv.output()
+        stop(srv)
 
 
 def test_redis_ring_killed_redis_keeps_the_last_keys(
@@ -206,9 +232,7 @@ def test_redis_ring_killed_redis_keeps_the_last_keys(
     # A process that never saw the ring does not start now.
     p = run_hooked(url)
     assert p.returncode == 2 and "unreachable" in p.stderr
-    srv.stop()
-    out = srv.output()
-    assert "Traceback" not in out, out
+    out = stop(srv)
     assert out.count("serving the last keys") == 1, out
 
 
