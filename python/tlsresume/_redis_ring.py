@@ -78,7 +78,9 @@ def open_ring(spec, **kw):
 
 
 def redact(url):
-    """The URL without its password (for messages and reprs)."""
+    """The URL without its password (for messages and reprs): the one
+    before the @, and unix://'s ?password=."""
+    url = re.sub(r"([?&]password=)[^&#]*", r"\1***", url)
     return re.sub(r"^([a-z]+://)([^@/]*?)(:[^@/]*)?@",
                   lambda m: m.group(1) + m.group(2)
                   + (":***" if m.group(3) else "") + "@", url)
