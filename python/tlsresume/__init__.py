@@ -33,6 +33,7 @@ from ._requests import requests_session  # noqa: E402
 from ._early import early_data_status, send_early  # noqa: E402
 from ._probe import ProbeReport, probe  # noqa: E402
 from ._ring import RingKey, TicketKeyRing  # noqa: E402
+from ._redis_ring import RedisTicketKeyRing  # noqa: E402
 from . import server  # noqa: E402,F401
 
 __version__ = _core.versions()[0]
@@ -46,7 +47,8 @@ for _c in range(0, -64, -1):
     codes[_n] = _c
 del _c, _n
 
-__all__ = ["Error", "ProbeReport", "RedisStore", "RingKey", "SessionInfo",
+__all__ = ["Error", "ProbeReport", "RedisStore", "RedisTicketKeyRing",
+           "RingKey", "SessionInfo",
            "SessionStore", "StoreEntry", "TicketKeyRing", "attach",
            "client_context", "codes", "detach", "dumps", "early_data_status",
            "flush", "inspect", "loads", "probe", "requests_session",
