@@ -10,11 +10,13 @@ password stays out of the process list.
 
 Listens on 127.0.0.1 (a free port) and prints "ACCEPT 127.0.0.1:PORT" (as
 s_server does), then one JSON line per completed handshake, in handshake
-order: {"resumed": bool, "version": "TLSv1.3"}; a failed handshake is a
-plain "handshake failed: ..." line.  Each connection gets a short HTTP
+order: {"n": accept order from 0, "resumed": bool, "version": "TLSv1.3"}
+(threads may print out of order: sort by n); a failed handshake is a plain
+"handshake failed: ..." line.  Each connection gets a short HTTP
 answer to whatever it sends (like s_server -www) and is closed.
 """
 import argparse
+import itertools
 import json
 import os
 import socket
@@ -37,7 +39,7 @@ def _say(line):
         sys.stdout.flush()
 
 
-def _serve(ctx, raw):
+def _serve(ctx, raw, n):
     raw.settimeout(10)      # a stalled client costs a thread, not the server
     try:
         s = ctx.wrap_socket(raw, server_side=True)
@@ -45,7 +47,8 @@ def _serve(ctx, raw):
         _say("handshake failed: %s" % e)
         raw.close()
         return
-    _say(json.dumps({"resumed": s.session_reused, "version": s.version()}))
+    _say(json.dumps({"n": n, "resumed": s.session_reused,
+                     "version": s.version()}))
     try:
         if s.recv(4096):
             body = b"resumed: %s\n" % str(s.session_reused).lower().encode()
@@ -83,9 +86,10 @@ def main(argv=None):
         return 2
     ls = socket.create_server(("127.0.0.1", 0))
     _say("ACCEPT 127.0.0.1:%d" % ls.getsockname()[1])
-    while True:
+    for n in itertools.count():
         raw, _ = ls.accept()
-        threading.Thread(target=_serve, args=(ctx, raw), daemon=True).start()
+        threading.Thread(target=_serve, args=(ctx, raw, n),
+                         daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -94,9 +94,10 @@ class TLSServer:
         """Per connection (ClientHello) seen so far, the server's own
         word: {"resumed": bool} (a resumed handshake sends no
         Certificate); handshakes the server refused are left out."""
-        if self.ticket_keys:        # _testserver: a JSON line each
-            return [{"resumed": json.loads(line)["resumed"]}
-                    for line in list(self.lines) if line.startswith("{")]
+        if self.ticket_keys:    # _testserver: a JSON line each, by accept
+            seen = sorted((json.loads(line) for line in list(self.lines)
+                           if line.startswith("{")), key=lambda c: c["n"])
+            return [{"resumed": c["resumed"]} for c in seen]
         out = []
         for line in list(self.lines):
             if line.startswith("<<< ") and line.endswith(", ClientHello"):
