@@ -241,6 +241,7 @@ def cmd_probe(a):
         raise _Fail("--count needs --watch SECONDS")
     r = _probe.probe(host, port, sni=a.sni, ips=a.ip or (),
                      all_ips=a.all_ips, tries=a.tries, tls=a.tls,
+                     mechanisms=a.mechanism,
                      early_data=a.early_data, request=request,
                      timeout=a.timeout, insecure=a.insecure,
                      cafile=a.cafile, watch=a.watch,
@@ -261,6 +262,11 @@ def _add_probe(sub, add):
                    help="probe every address HOST resolves to")
     p.add_argument("--tries", type=int, default=5,
                    help="resumptions per mechanism (default 5)")
+    p.add_argument("--mechanism", action="append", metavar="NAME",
+                   choices=["session_id", "ticket_tls12", "tls13"],
+                   help="probe only this: session_id, ticket_tls12, tls13 "
+                        "(repeat; default all; a fleet sharing ticket "
+                        "keys: --mechanism ticket_tls12 --mechanism tls13)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--tls1.2", dest="tls", action="store_const",
                    const="1.2", help="TLS 1.2 only")

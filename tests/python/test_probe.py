@@ -327,7 +327,7 @@ def test_probe_certificate_check_fails_without_cafile(openssl_server):
 
 def test_probe_usage_errors_exit_2():
     for args in (["no-port:x"], ["h", "--tries", "0"], ["h", "--count", "3"],
-                 ["h", "--tls1.2", "--tls1.3"]):
+                 ["h", "--tls1.2", "--tls1.3"], ["h", "--mechanism", "x"]):
         rc, out, err = cli(*args)
         _one_line_exit_2(rc, out, err.splitlines()[-1] + "\n"
                          if rc == 2 and err.startswith("usage") else err) \
