@@ -34,6 +34,8 @@
 #include "trust.h"
 #include "writer.h"
 
+enum { QUEUE_SIZE = 128 };      /* captures waiting for the writer */
+
 /* Where a connection's sessions go. */
 struct key_name {
     char host[256];
@@ -237,8 +239,8 @@ TLSR_EXPORT struct tlsr_attach *tlsr_attach_new(struct tlsr_store *store,
         return NULL;
     }
     pthread_once(&handlers_once, process_handlers);
-    if (tlsri_writer_init(&att->w, sizeof(struct capture), &capture_ops, att,
-                          err) != TLSR_OK) {
+    if (tlsri_writer_init(&att->w, sizeof(struct capture), QUEUE_SIZE,
+                          &capture_ops, att, err) != TLSR_OK) {
         free(att);
         return NULL;
     }

@@ -48,6 +48,10 @@
 
 enum { JOB_NONE, JOB_PUT, JOB_REMOVE, PENDING_MAX = 3 };
 
+/* Jobs waiting for the writer: a server makes sessions in bursts (every
+ * full handshake), and the writer looks every 20 ms when busy. */
+enum { QUEUE_SIZE = 1024 };
+
 /* One queued write. */
 struct job {
     int op;                         /* JOB_*; NONE: taken by a lookup */
@@ -311,7 +315,7 @@ static void queue(struct tlsr_server_cache *sc, int op, SSL_SESSION *copy,
     if (tlsri_writer_push(&sc->w, &j) != 0) {
         SSL_SESSION_free(copy);
         notice(sc, &sc->stats.dropped, &sc->warned_dropped, TLSR_EIO,
-               "writes fall behind (128 queued): new sessions are not "
+               "writes fall behind (1024 queued): new sessions are not "
                "shared while the store is this slow");
     }
 }
@@ -478,8 +482,8 @@ TLSR_EXPORT struct tlsr_server_cache *tlsr_server_cache_new(
     pthread_once(&handlers_once, process_handlers);
     sc->store = tlsri_store_dup(store, err);
     if (sc->store == NULL
-        || tlsri_writer_init(&sc->w, sizeof(struct job), &job_ops, sc, err)
-           != TLSR_OK) {
+        || tlsri_writer_init(&sc->w, sizeof(struct job), QUEUE_SIZE,
+                             &job_ops, sc, err) != TLSR_OK) {
         cache_release(sc);
         return NULL;
     }

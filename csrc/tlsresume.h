@@ -483,7 +483,7 @@ int tlsr_session_get_brief(const struct ssl_session_st *sess,
  * 1.3 stateful tickets (SSL_OP_NO_TICKET, or early data with anti-replay).
  * OpenSSL's server new/get/remove session callbacks keep entries; its
  * internal cache is off.  The new and remove callbacks only queue (at most
- * 128 waiting; more are dropped): the cache's writer thread writes within
+ * 1024 waiting; more are dropped): the cache's writer thread writes within
  * ~20 ms, so another process sees a new session that much later (this one
  * at once: lookups read the queue first, then the store).  exit() and fork()
  * are handled as for tlsr_attach.  Entries are keyed by session id

@@ -17,7 +17,6 @@
 #include "writer.h"
 
 enum {
-    QUEUE_SIZE = TLSRI_WRITER_QUEUE,
     POLL_MS = 20,               /* the writer's look at the ring, when busy */
     IDLE_S = 2,                 /* then it sleeps until woken */
     EXIT_FLUSH_S = 2,           /* exit() writes what is queued this long */
@@ -39,7 +38,7 @@ double tlsri_mono_now(void)
 
 static void *slot(struct tlsri_writer *w, unsigned int i)
 {
-    return w->ring + (size_t)(i % QUEUE_SIZE) * w->item_size;
+    return w->ring + (size_t)(i % w->capacity) * w->item_size;
 }
 
 /* A fork child drops what its parent had queued (the parent writes those:
@@ -48,7 +47,7 @@ static void drop_stale(struct tlsri_writer *w)
 {
     while (w->stale > 0 && w->count > 0) {
         w->ops->drop(w->owner, slot(w, w->head));
-        w->head = (w->head + 1) % QUEUE_SIZE;
+        w->head = (w->head + 1) % w->capacity;
         w->count--;
         w->stale--;
     }
@@ -63,7 +62,7 @@ static int queue_pop(struct tlsri_writer *w, void *out)
     drop_stale(w);
     if (w->count > 0 && !w->closed) {
         memcpy(out, slot(w, w->head), w->item_size);
-        w->head = (w->head + 1) % QUEUE_SIZE;
+        w->head = (w->head + 1) % w->capacity;
         w->count--;
         got = 1;
     }
@@ -167,7 +166,7 @@ int tlsri_writer_push(struct tlsri_writer *w, const void *item)
 
     pthread_mutex_lock(&w->qlock);
     drop_stale(w);
-    if (w->ring == NULL || w->count == QUEUE_SIZE || w->exiting) {
+    if (w->ring == NULL || w->count == w->capacity || w->exiting) {
         w->dropped++;
         pthread_mutex_unlock(&w->qlock);
         return -1;
@@ -350,11 +349,12 @@ static int qlock_init(pthread_mutex_t *m)
 }
 
 int tlsri_writer_init(struct tlsri_writer *w, size_t item_size,
+                      unsigned int capacity,
                       const struct tlsri_writer_ops *ops, void *owner,
                       struct tlsr_error *err)
 {
     memset(w, 0, sizeof(*w));
-    if (item_size == 0 || item_size > 1024)
+    if (item_size == 0 || item_size > 1024 || capacity == 0)
         return tlsri_error_set(err, TLSR_EINVAL, "writer item size");
     if (pthread_mutex_init(&w->lock, NULL) != 0)
         return tlsri_error_set(err, TLSR_ENOMEM, "cannot create a mutex");
@@ -368,6 +368,7 @@ int tlsri_writer_init(struct tlsri_writer *w, size_t item_size,
         return tlsri_error_set(err, TLSR_ENOMEM, "cannot create a condition");
     }
     w->item_size = item_size;
+    w->capacity = capacity;
     w->ops = ops;
     w->owner = owner;
     pthread_once(&handlers_once, process_handlers);
@@ -386,7 +387,7 @@ int tlsri_writer_reserve(struct tlsri_writer *w, struct tlsr_error *err)
 
     pthread_mutex_lock(&w->qlock);
     if (w->ring == NULL
-        && (w->ring = calloc(QUEUE_SIZE, w->item_size)) == NULL)
+        && (w->ring = calloc(w->capacity, w->item_size)) == NULL)
         rc = tlsri_error_set(err, TLSR_ENOMEM, "out of memory");
     pthread_mutex_unlock(&w->qlock);
     return rc;
@@ -420,7 +421,7 @@ void tlsri_writer_destroy(struct tlsri_writer *w)
     pthread_mutex_lock(&w->qlock);
     while (w->count > 0) {
         w->ops->drop(w->owner, slot(w, w->head));
-        w->head = (w->head + 1) % QUEUE_SIZE;
+        w->head = (w->head + 1) % w->capacity;
         w->count--;
     }
     pthread_mutex_unlock(&w->qlock);

@@ -18,8 +18,6 @@
 
 #include "internal.h"
 
-enum { TLSRI_WRITER_QUEUE = 128 };      /* items waiting for the writer */
-
 struct tlsri_writer_ops {
     /* Write one item and free what it holds (w->lock held, no qlock). */
     void (*write)(void *owner, void *item);
@@ -34,7 +32,8 @@ struct tlsri_writer {
     const struct tlsri_writer_ops *ops;
     void *owner;
     size_t item_size;
-    unsigned char *ring;        /* TLSRI_WRITER_QUEUE items (reserve) */
+    unsigned int capacity;      /* items the ring holds */
+    unsigned char *ring;        /* capacity items (reserve) */
     unsigned int head, count;
     unsigned long dropped;      /* pushes lost to a full ring */
     int writer;                 /* 1: the writer thread runs */
@@ -47,8 +46,10 @@ struct tlsri_writer {
     struct tlsri_writer *prev, *next;   /* registry (fork / exit) */
 };
 
-/* TLSR_OK, or an error in err; registers w for the fork / exit handlers. */
+/* A ring of capacity items of item_size bytes: TLSR_OK, or an error in
+ * err; registers w for the fork / exit handlers. */
 int tlsri_writer_init(struct tlsri_writer *w, size_t item_size,
+                      unsigned int capacity,
                       const struct tlsri_writer_ops *ops, void *owner,
                       struct tlsr_error *err);
 /* The writer stops after writing what is queued (joined: never call with
