@@ -253,12 +253,12 @@ static void expired_entries_are_not_served(void)
 
     CHECK(st != NULL && a != NULL && b != NULL && cli != NULL);
     CHECK(share(st, a) == 0 && share(st, b) == 0);
-    SSL_CTX_set_timeout(a, 1);          /* the session's own timeout */
+    SSL_CTX_set_timeout(a, 2);          /* the session's own timeout */
     s = tp_connect(a, cli, NULL, &reused);
     CHECK(s != NULL && reused == 0);
     CHECK_EQ_INT(flush(a), 0);
     CHECK_EQ_INT(tlsr_store_count(st, NULL), 1);
-    sleep(2);
+    sleep(3);
     s2 = tp_connect(b, cli, s, &reused);
     CHECK(s2 != NULL);
     CHECK_EQ_INT(reused, 0);
@@ -470,7 +470,7 @@ static void regression_full_store_never_evicts_in_a_handshake(void)
     CHECK_CODE(tlsr_server_cache_ctx(sc, a, &err), 0, &err);
     CHECK_CODE(tlsr_server_cache_ctx(sc, b, &err), 0, &err);
     tlsr_server_cache_free(sc);
-    SSL_CTX_set_timeout(a, 1);
+    SSL_CTX_set_timeout(a, 2);     /* written (flush) before it expires */
     warned = 0;
     for (i = 0; i < 3; i++)
         CHECK_EQ_INT(resume_across(a, b, TLS1_2_VERSION), 1);
@@ -484,7 +484,7 @@ static void regression_full_store_never_evicts_in_a_handshake(void)
     CHECK_EQ_INT(s.stored, 3);
     CHECK_EQ_INT(s.full, 6);     /* a full handshake on a, then on b */
     CHECK_EQ_INT(s.failures, 0);
-    sleep(2);                   /* the sessions expire; prune makes room */
+    sleep(3);                   /* the sessions expire; prune makes room */
     CHECK_EQ_INT(tlsr_store_prune(st, &err), 3);
     CHECK_EQ_INT(resume_across(a, b, TLS1_2_VERSION), 1);
     CHECK_EQ_INT(warned, 1);
