@@ -36,6 +36,7 @@
 #include <openssl/ssl.h>
 
 #include "internal.h"
+#include "peer.h"
 #include "trust.h"
 #include "writer.h"
 
@@ -122,6 +123,7 @@ static int queue_push(struct tlsr_attach *att, SSL *ssl, SSL_SESSION *sess,
      * before the writer runs) and kept on the session: before the lock. */
     tlsri_trust_capture(ssl, sess,
                         akey->has_offered ? &akey->offered : NULL);
+    tlsri_peer_capture(ssl, sess);  /* after a lean restore (peer.c) */
     c.sess = sess;
     c.key = akey->name;
     SSL_SESSION_up_ref(sess);

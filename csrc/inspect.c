@@ -13,6 +13,7 @@
 
 #include "der.h"
 #include "internal.h"
+#include "peer.h"
 
 enum { STACK_BUF = 4096 };
 
@@ -199,7 +200,7 @@ TLSR_EXPORT int tlsr_session_inspect(const SSL_SESSION *sess, int64_t now,
     size_t sn;
     unsigned long hint;
     int64_t life;
-    X509 *peer;
+    X509 *peer, *owned = NULL;
     int rc;
 
     if (sess == NULL || info == NULL)
@@ -267,7 +268,10 @@ TLSR_EXPORT int tlsr_session_inspect(const SSL_SESSION *sess, int64_t now,
 
     /* A getter that does not modify the session, despite its prototype. */
     peer = SSL_SESSION_get0_peer((SSL_SESSION *)sess);
+    if (peer == NULL && (p = tlsri_peer_kept(sess, &sn)) != NULL)
+        peer = owned = d2i_X509(NULL, &p, (long)sn);  /* a lean restore */
     rc = peer != NULL ? inspect_peer(peer, info, err) : TLSR_OK;
+    X509_free(owned);
     info->master_key_len = (uint32_t)SSL_SESSION_get_master_key(sess, NULL, 0);
     if (rc == TLSR_OK)
         rc = inspect_der(sess, info, err);

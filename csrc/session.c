@@ -11,6 +11,7 @@
 
 #include "der.h"
 #include "internal.h"
+#include "peer.h"
 
 /* Sessions are ~0.2-2 KB: encode and decode through the stack if small. */
 enum { STACK_BUF = 4096 };
@@ -55,6 +56,41 @@ static size_t strip_peer(uint8_t *der, size_t len)
 }
 
 /*
+ * The inverse of strip_peer for a lean-restored session: insert
+ * [3] { cert } before the first field tagged above [3] (DER keeps fields in
+ * tag order).  out holds len + clen + 16 bytes.  Returns the new length,
+ * 0 if der is not a SEQUENCE.
+ */
+static size_t splice_peer(const uint8_t *der, size_t len, const uint8_t *cert,
+                          size_t clen, uint8_t *out)
+{
+    struct tlsri_der_tlv outer, el;
+    struct tlsri_der_iter it;
+    const uint8_t *at;
+    size_t pre, elem, content, hdr;
+
+    if (tlsri_der_header(der, len, &outer) != TLSRI_DER_OK)
+        return 0;
+    at = outer.val + outer.len;
+    tlsri_der_iter_init(&it, outer.val, outer.len);
+    while (tlsri_der_next(&it, &el) == 1) {
+        if ((el.tag & 0xE0u) == 0xA0u && (el.tag & 0x1Fu) > 3) {
+            at = el.val - el.hdr_len;
+            break;
+        }
+    }
+    pre = (size_t)(at - outer.val);
+    elem = tlsri_der_len_size(clen) + 1 + clen;
+    content = outer.len + elem;
+    hdr = tlsri_der_put_header(out, TLSRI_DER_SEQUENCE, content);
+    memcpy(out + hdr, outer.val, pre);
+    tlsri_der_put_header(out + hdr + pre, TLSRI_DER_CTX(3), clen);
+    memcpy(out + hdr + pre + elem - clen, cert, clen);
+    memcpy(out + hdr + pre + elem, at, outer.len - pre);
+    return hdr + content;
+}
+
+/*
  * Ask-size-then-fill: 1 if the caller only learns the size (buf NULL, *rc
  * TLSR_OK) or its buffer is too small (*rc TLSR_EBUFSIZE); *len is then n.
  * 0 if buf can take n bytes.
@@ -76,8 +112,9 @@ TLSR_EXPORT int tlsr_session_serialize(const SSL_SESSION *sess, int format,
                                        unsigned int flags, uint8_t *buf,
                                        size_t *len, struct tlsr_error *err)
 {
-    uint8_t stack[STACK_BUF], *der = stack, *p;
-    size_t need;
+    uint8_t stack[STACK_BUF], *der = stack, *p, *full = NULL;
+    const uint8_t *kept;
+    size_t need, klen = 0;
     int n, rc;
 
     if (sess == NULL || len == NULL)
@@ -90,8 +127,11 @@ TLSR_EXPORT int tlsr_session_serialize(const SSL_SESSION *sess, int format,
     if (n <= 0)
         return tlsri_error_ssl(err, TLSR_ESSL, "cannot encode session");
 
+    /* A lean restore's certificate goes back in unless asked not to. */
+    kept = (flags & TLSR_SERIALIZE_LEAN) ? NULL : tlsri_peer_kept(sess, &klen);
+
     /* Plain DER: straight into the caller's buffer, no copy. */
-    if (format == TLSR_FORMAT_DER && flags == 0) {
+    if (format == TLSR_FORMAT_DER && flags == 0 && kept == NULL) {
         if (size_only(buf, len, (size_t)n, &rc, err))
             return rc;
         p = buf;
@@ -101,7 +141,8 @@ TLSR_EXPORT int tlsr_session_serialize(const SSL_SESSION *sess, int format,
         return TLSR_OK;
     }
 
-    if (buf == NULL && format == TLSR_FORMAT_PEM && flags == 0) {
+    if (buf == NULL && format == TLSR_FORMAT_PEM && flags == 0
+        && kept == NULL) {
         *len = tlsri_pem_size((size_t)n);
         return TLSR_OK;
     }
@@ -115,9 +156,18 @@ TLSR_EXPORT int tlsr_session_serialize(const SSL_SESSION *sess, int format,
     need = (size_t)n;
     if (flags & TLSR_SERIALIZE_LEAN)
         need = strip_peer(der, need);
+    p = der;
+    if (kept != NULL) {
+        if ((full = OPENSSL_malloc((size_t)n + klen + 16)) == NULL) {
+            rc = tlsri_error_set(err, TLSR_ENOMEM, "out of memory");
+            goto end;
+        }
+        need = splice_peer(der, need, kept, klen, full);
+        p = full;
+    }
     if (format == TLSR_FORMAT_DER) {
         if (!size_only(buf, len, need, &rc, err)) {
-            memcpy(buf, der, need);
+            memcpy(buf, p, need);
             *len = need;
             rc = TLSR_OK;
         }
@@ -125,7 +175,7 @@ TLSR_EXPORT int tlsr_session_serialize(const SSL_SESSION *sess, int format,
         size_t pem = tlsri_pem_size(need);
 
         if (!size_only(buf, len, pem, &rc, err)) {
-            tlsri_pem_encode(der, need, buf);
+            tlsri_pem_encode(p, need, buf);
             *len = pem;
             rc = TLSR_OK;
         }
@@ -134,6 +184,8 @@ end:
     OPENSSL_cleanse(der, (size_t)n);
     if (der != stack)
         OPENSSL_free(der);
+    if (full != NULL)
+        OPENSSL_clear_free(full, (size_t)n + klen + 16);
     return rc;
 }
 
@@ -213,13 +265,64 @@ not_session:
     return tlsri_error_ssl(err, TLSR_ENOTSESSION, "not an SSL session");
 }
 
-static SSL_SESSION *parse_der(const uint8_t *der, size_t len,
+/*
+ * Lean: decode a copy without the [3] peer certificate (no d2i_X509) and
+ * keep the certificate's DER with the session (csrc/peer.c).  NULL, with
+ * *cert_len 0, when there is no certificate to leave out.
+ */
+static SSL_SESSION *d2i_lean(const uint8_t *der, size_t len,
+                             const struct tlsri_der_tlv *outer,
+                             const uint8_t **end, size_t *cert_len)
+{
+    struct tlsri_der_tlv el, cert;
+    struct tlsri_der_iter it;
+    uint8_t stack[STACK_BUF], *copy = stack;
+    const uint8_t *p, *c = NULL;
+    SSL_SESSION *sess = NULL;
+    size_t n;
+
+    *cert_len = 0;
+    tlsri_der_iter_init(&it, outer->val, outer->len);
+    while (tlsri_der_next(&it, &el) == 1) {
+        if (el.tag == TLSRI_DER_CTX(3)) {
+            if (tlsri_der_unwrap(&el, TLSRI_DER_SEQUENCE, &cert) != 0
+                || cert.hdr_len + cert.len != el.len)
+                return NULL;     /* let d2i report it */
+            c = cert.val - cert.hdr_len;
+            *cert_len = el.len;
+            break;
+        }
+    }
+    if (c == NULL)
+        return NULL;
+    if (len > sizeof(stack) && (copy = OPENSSL_malloc(len)) == NULL) {
+        *cert_len = 0;
+        return NULL;
+    }
+    memcpy(copy, der, len);
+    n = strip_peer(copy, len);
+    p = copy;
+    sess = d2i_SSL_SESSION(NULL, &p, (long)n);
+    *end = p == copy + n ? der + len : der;
+    OPENSSL_cleanse(copy, len);
+    if (copy != stack)
+        OPENSSL_free(copy);
+    if (sess != NULL && tlsri_peer_keep(sess, c, *cert_len) != 0) {
+        SSL_SESSION_free(sess);
+        sess = NULL;
+    }
+    if (sess == NULL)
+        *cert_len = 0;
+    return sess;
+}
+
+static SSL_SESSION *parse_der(const uint8_t *der, size_t len, int lean,
                               struct tlsr_error *err)
 {
     struct tlsri_der_tlv outer;
     const uint8_t *p = der;
-    SSL_SESSION *sess;
-    size_t total;
+    SSL_SESSION *sess = NULL;
+    size_t total, cert_len = 0;
     int rc;
 
     if (der[0] != TLSRI_DER_SEQUENCE) {
@@ -249,7 +352,10 @@ static SSL_SESSION *parse_der(const uint8_t *der, size_t len,
                         "%zu bytes after the DER session", len - total);
         return NULL;
     }
-    sess = d2i_SSL_SESSION(NULL, &p, (long)len);
+    if (lean)
+        sess = d2i_lean(der, len, &outer, &p, &cert_len);
+    if (cert_len == 0)
+        sess = d2i_SSL_SESSION(NULL, &p, (long)len);
     if (sess == NULL) {
         classify_failure(&outer, err);
         return NULL;
@@ -272,7 +378,7 @@ static SSL_SESSION *parse_der(const uint8_t *der, size_t len,
 }
 
 static SSL_SESSION *parse_pem(const uint8_t *body, size_t body_len,
-                              struct tlsr_error *err)
+                              int lean, struct tlsr_error *err)
 {
     uint8_t stack[STACK_BUF], *der = stack;
     size_t cap = tlsri_pem_decoded_max(body_len), n = 0;
@@ -283,7 +389,7 @@ static SSL_SESSION *parse_pem(const uint8_t *body, size_t body_len,
         return NULL;
     }
     if (tlsri_pem_base64(body, body_len, der, &n, err) == 0)
-        sess = parse_der(der, n, err);
+        sess = parse_der(der, n, lean, err);
     else
         n = cap; /* partly decoded: wipe all it may hold */
     OPENSSL_cleanse(der, n);
@@ -292,8 +398,8 @@ static SSL_SESSION *parse_pem(const uint8_t *body, size_t body_len,
     return sess;
 }
 
-TLSR_EXPORT SSL_SESSION *tlsr_session_parse(const uint8_t *data, size_t len,
-                                            struct tlsr_error *err)
+static SSL_SESSION *parse(const uint8_t *data, size_t len, int lean,
+                           struct tlsr_error *err)
 {
     struct tlsri_der_tlv outer;
     const uint8_t *body;
@@ -317,14 +423,27 @@ TLSR_EXPORT SSL_SESSION *tlsr_session_parse(const uint8_t *data, size_t len,
     if (data[0] == TLSRI_DER_SEQUENCE
         && tlsri_der_header(data, len, &outer) == TLSRI_DER_OK
         && outer.hdr_len + outer.len == len)
-        return parse_der(data, len, err);
+        return parse_der(data, len, lean, err);
     rc = tlsri_pem_locate(data, len, &body, &body_len, err);
     if (rc == 1)
-        return parse_pem(body, body_len, err);
+        return parse_pem(body, body_len, lean, err);
     if (rc < 0)
         return NULL;
     /* No PEM block: report on the bytes as DER. */
-    return parse_der(data, len, err);
+    return parse_der(data, len, lean, err);
+}
+
+TLSR_EXPORT SSL_SESSION *tlsr_session_parse(const uint8_t *data, size_t len,
+                                            struct tlsr_error *err)
+{
+    return parse(data, len, 0, err);
+}
+
+TLSR_EXPORT SSL_SESSION *tlsr_session_parse_lean(const uint8_t *data,
+                                                 size_t len,
+                                                 struct tlsr_error *err)
+{
+    return parse(data, len, 1, err);
 }
 
 /* ---- reference counting ---------------------------------------------------- */

@@ -64,6 +64,7 @@ struct tlsri_sess_slot {
     int64_t expires;
     uint8_t key_digest[32];
     int kind;
+    int lean;                       /* decoded by a lean restore */
 };
 
 struct tlsri_dir_slot {

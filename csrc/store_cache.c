@@ -33,9 +33,11 @@ SSL_SESSION *tlsri_cache_get(struct tlsr_store *st, const char *rel,
     SSL_SESSION *out = NULL;
 
     pthread_mutex_lock(&st->lock);
+    /* A lean-restored session answers only lean restores. */
     if (s->sess != NULL && strcmp(s->rel, rel) == 0
         && (ino == 0 || (s->ino == ino && s->size == size
-                         && s->mtime_ns == mtime))) {
+                         && s->mtime_ns == mtime))
+        && (!s->lean || (st->flags & TLSR_STORE_RESTORE_LEAN))) {
         out = SSL_SESSION_dup(s->sess);
         *expires = s->expires;
         memcpy(key_digest, s->key_digest, 32);
@@ -64,6 +66,7 @@ void tlsri_cache_put(struct tlsr_store *st, const char *rel, ino_t ino,
     s->expires = expires;
     memcpy(s->key_digest, key_digest, 32);
     s->kind = kind;
+    s->lean = (st->flags & TLSR_STORE_RESTORE_LEAN) != 0;
     pthread_mutex_unlock(&st->lock);
     SSL_SESSION_free(old);
 }

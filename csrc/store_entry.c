@@ -365,7 +365,9 @@ static int decode_sealed(struct tlsr_store *st, const uint8_t *buf,
                                "sealed entry does not authenticate "
                                "(tampered, or another key)");
     }
-    *sess = tlsr_session_parse(pt, pt_len, &perr);
+    *sess = (st->flags & TLSR_STORE_RESTORE_LEAN)
+                ? tlsr_session_parse_lean(pt, pt_len, &perr)
+                : tlsr_session_parse(pt, pt_len, &perr);
     OPENSSL_clear_free(pt, pt_len);
     if (*sess == NULL)
         return tlsri_error_set(err, TLSR_ECORRUPT,
@@ -433,7 +435,9 @@ int tlsri_entry_decode(struct tlsr_store *st, const uint8_t *buf, size_t len,
     if (st->sealed)
         return tlsri_error_set(err, TLSR_ESEAL,
                                "entry is not sealed in a sealed store");
-    *sess = tlsr_session_parse((const uint8_t *)p, (size_t)(end - p), &perr);
+    *sess = (st->flags & TLSR_STORE_RESTORE_LEAN)
+        ? tlsr_session_parse_lean((const uint8_t *)p, (size_t)(end - p), &perr)
+        : tlsr_session_parse((const uint8_t *)p, (size_t)(end - p), &perr);
     if (*sess == NULL)
         return tlsri_error_set(err, TLSR_ECORRUPT,
                                "store entry holds no session: %s", perr.msg);

@@ -105,6 +105,36 @@ int tlsr_session_serialize(const struct ssl_session_st *sess, int format,
 /* Decode a session from PEM or DER (detected).  Owned by the caller. */
 struct ssl_session_st *tlsr_session_parse(const uint8_t *data, size_t len,
                                           struct tlsr_error *err);
+/*
+ * tlsr_session_parse without decoding the peer certificate (d2i_X509 is
+ * almost the whole cost of a restore): the session has no peer X509, and
+ * its certificate's DER is kept with it (copied by SSL_SESSION_dup and
+ * into the sessions a connection resuming it receives) and put back by
+ * tlsr_session_serialize unless TLSR_SERIALIZE_LEAN.
+ */
+struct ssl_session_st *tlsr_session_parse_lean(const uint8_t *data,
+                                               size_t len,
+                                               struct tlsr_error *err);
+/* DER of the session's peer certificate, decoded or kept; *len 0: none. */
+int tlsr_session_get_peer_der(const struct ssl_session_st *sess,
+                              uint8_t *buf, size_t *len,
+                              struct tlsr_error *err);
+/*
+ * For a binding that sets a copy of sess on ssl (CPython's setter copies
+ * through i2d/d2i, dropping what a lean session keeps): keep sess's
+ * certificate bytes on ssl.  tlsr_ssl_get_peer_der then answers for a
+ * resumed connection, and the sessions it receives keep the bytes.
+ */
+int tlsr_ssl_keep_peer(struct ssl_st *ssl, const struct ssl_session_st *sess,
+                       struct tlsr_error *err);
+/* 1 if SSL_get_app_data(ssl) is app_data (a binding that found ssl by
+ * layout checks it so), else 0. */
+int tlsr_ssl_check_app_data(const struct ssl_st *ssl, const void *app_data);
+/* DER of the server's certificate on a client connection: the decoded
+ * one, or after a lean resumption the kept bytes; *len 0: none. */
+int tlsr_ssl_get_peer_der(const struct ssl_st *ssl, uint8_t *buf,
+                          size_t *len, struct tlsr_error *err);
+
 
 /* SSL_SESSION_up_ref / SSL_SESSION_free for bindings (FFI, Lua, Python). */
 int tlsr_session_up_ref(struct ssl_session_st *sess);
@@ -319,7 +349,10 @@ struct ssl_session_st *tlsr_ticket_decrypt(const struct tlsr_ticket_keys *keys,
 struct tlsr_store;
 
 enum {
-    TLSR_STORE_LEAN = 1         /* store entries without the peer certificate */
+    TLSR_STORE_LEAN = 1,        /* store entries without the peer certificate */
+    TLSR_STORE_RESTORE_LEAN = 2 /* get/take decode no peer certificate: its
+                                   DER stays with the session (see
+                                   tlsr_session_parse_lean) */
 };
 
 struct tlsr_store_options {
@@ -376,6 +409,9 @@ struct ssl_session_st *tlsr_store_take(struct tlsr_store *store,
                                        const struct tlsr_trust *policy,
                                        const struct ssl_ctx_st *ctx,
                                        struct tlsr_error *err);
+/* Switch TLSR_STORE_RESTORE_LEAN for the calls that follow (a binding
+ * that restores lean for some callers only; serialize with them). */
+int tlsr_store_set_restore_lean(struct tlsr_store *store, int lean);
 /* Remove every entry for the key; returns the number removed. */
 int tlsr_store_remove(struct tlsr_store *store, const char *host, int port,
                       const char *context, struct tlsr_error *err);
@@ -782,6 +818,38 @@ int tlsr_ring_status(struct tlsr_ring *ring, struct tlsr_ring_status *status,
  * reload or rotation fails after having worked; arg is the caller's. */
 int tlsr_ring_set_warn(struct tlsr_ring *ring, tlsr_warn_fn fn,
                        void *arg, struct tlsr_error *err);
+
+/* ---- TLS 1.3 early data (0-RTT), client side ---------------------------- */
+
+enum {
+    TLSR_EARLY_NOT_SENT = 0,    /* no early data, or the handshake is on */
+    TLSR_EARLY_ACCEPTED = 1,    /* the server took the early data */
+    TLSR_EARLY_REJECTED = 2,    /* sent and discarded: send it again */
+    TLSR_EARLY_WANT_READ = 3,   /* non-blocking: retry the same write */
+    TLSR_EARLY_WANT_WRITE = 4
+};
+
+/*
+ * Bytes of early data ssl may send: its session's max_early_data when the
+ * session is a resumable TLS 1.3 one, the handshake has not started, its
+ * SNI is the connection's and its ALPN (if any) is in alpn (the client's
+ * list in wire format, NULL: none); 0 otherwise.  An attempt OpenSSL would
+ * turn into a fatal alert (SNI or ALPN inconsistent) gives 0.
+ */
+uint32_t tlsr_ssl_early_data_max(const struct ssl_st *ssl,
+                                 const uint8_t *alpn, size_t alpn_len);
+/*
+ * SSL_write_early_data: before the handshake, send data with the
+ * ClientHello; then complete the handshake as usual.  Returns TLSR_OK with
+ * *written, TLSR_EARLY_WANT_READ / _WRITE on a non-blocking socket (call
+ * again with the same arguments), or a TLSR_E* code.  Early data can be
+ * replayed by an attacker: send only what is safe to repeat.
+ */
+int tlsr_ssl_write_early_data(struct ssl_st *ssl, const uint8_t *data,
+                              size_t len, size_t *written,
+                              struct tlsr_error *err);
+/* After the handshake: a TLSR_EARLY_NOT_SENT/ACCEPTED/REJECTED value. */
+int tlsr_ssl_get_early_data_status(const struct ssl_st *ssl);
 
 /* TLSR_CDEF_END */
 

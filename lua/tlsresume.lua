@@ -15,6 +15,8 @@
 --   tlsresume.set_session(conn, sess_or_bytes)       -- before dohandshake
 --   conn:dohandshake()
 --   tlsresume.session_reused(conn)                   -- true / false
+--   tlsresume.send_early(conn, req)                  -- before dohandshake
+--   tlsresume.early_data_status(conn)                -- after it
 --   local sess = tlsresume.get_session(conn)         -- TLS 1.3: after a receive
 --
 -- The on-disk store (the core's tlsr_store_*):
@@ -43,6 +45,11 @@ local M = {
     ticket_parse = core.ticket_parse, -- (ticket) -> {key_name, iv, ...}
     get_session = core.luasec_get_session,
     session_reused = core.luasec_session_reused,
+    -- TLS 1.3 0-RTT on LuaSec: (conn, data) before dohandshake() -> bytes
+    -- sent early (0: not possible); early_data_status(conn) after it ->
+    -- "accepted" | "rejected" (send again) | "not sent".
+    send_early = core.luasec_send_early,
+    early_data_status = core.luasec_early_data_status,
     store = core.store_open,        -- (path [, opts]) -> store
     -- Ticket key rings: ring_init(path [, {period=, keep=, format=}]),
     -- ring(path) -> r; r:keys([now]), r:rotate([force]), r:export(format,

@@ -5,6 +5,7 @@
  * (wrong argument types) raises.  Userdata are created before the C object
  * they hold, and __gc/__close free and NULL the pointer.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -556,6 +557,57 @@ static int l_luasec_session_reused(lua_State *L)
     if (r < 0)
         return push_error(L, &err);
     lua_pushboolean(L, r);
+    return 1;
+}
+
+/*
+ * send_early(conn, data): TLS 1.3 early data before dohandshake().  LuaSec
+ * sockets are non-blocking: wait (at most 10 s) while OpenSSL wants to
+ * write the ClientHello.  Returns the bytes sent early (0 when the session
+ * allows none: send data after the handshake).  The caller vouches that
+ * data is safe to replay; after dohandshake(), early_data_status() says
+ * whether the server took it ("rejected": send it again).
+ */
+static int l_luasec_send_early(lua_State *L)
+{
+    struct lsec_ssl *c = check_luasec(L, 1);
+    size_t len, written = 0;
+    const char *data = luaL_checklstring(L, 2, &len);
+    struct tlsr_error err = {0, ""};
+    struct pollfd pfd;
+    int rc, tries = 0;
+
+    if (c->state != LSEC_NEW)
+        luaL_argerror(L, 1, "send early data before dohandshake");
+    if (tlsr_ssl_early_data_max(c->ssl, NULL, 0) < len) {
+        lua_pushinteger(L, 0);
+        return 1;
+    }
+    while ((rc = tlsr_ssl_write_early_data(c->ssl, (const uint8_t *)data,
+                                           len, &written, &err))
+               == TLSR_EARLY_WANT_READ || rc == TLSR_EARLY_WANT_WRITE) {
+        pfd.fd = c->sock;
+        pfd.events = rc == TLSR_EARLY_WANT_READ ? POLLIN : POLLOUT;
+        if (++tries > 100 || poll(&pfd, 1, 100) < 0) {
+            lua_pushnil(L);
+            lua_pushstring(L, "timeout writing early data");
+            lua_pushinteger(L, TLSR_EIO);
+            return 3;
+        }
+    }
+    if (rc != 0)
+        return push_error(L, &err);
+    lua_pushinteger(L, (lua_Integer)written);
+    return 1;
+}
+
+static int l_luasec_early_data_status(lua_State *L)
+{
+    struct lsec_ssl *c = check_luasec(L, 1);
+    static const char *names[] = {"not sent", "accepted", "rejected"};
+    int st = tlsr_ssl_get_early_data_status(c->ssl);
+
+    lua_pushstring(L, names[st >= 0 && st <= 2 ? st : 0]);
     return 1;
 }
 
@@ -1209,6 +1261,8 @@ static const luaL_Reg functions[] = {
     {"luasec_get_session", l_luasec_get_session},
     {"luasec_set_session", l_luasec_set_session},
     {"luasec_session_reused", l_luasec_session_reused},
+    {"luasec_send_early", l_luasec_send_early},
+    {"luasec_early_data_status", l_luasec_early_data_status},
     {"store_open", l_store_open},
     {"write_private", l_write_private},
     {"read_private", l_read_private},

@@ -30,8 +30,10 @@ from ._redis import RedisStore  # noqa: E402
 from ._attach import (attach, client_context, detach, flush,  # noqa: E402
                       set_peer)
 from ._requests import requests_session  # noqa: E402
+from ._early import early_data_status, send_early  # noqa: E402
 from ._probe import ProbeReport, probe  # noqa: E402
 from ._ring import RingKey, TicketKeyRing  # noqa: E402
+from ._redis_ring import RedisTicketKeyRing  # noqa: E402
 from . import server  # noqa: E402,F401
 
 __version__ = _core.versions()[0]
@@ -45,7 +47,9 @@ for _c in range(0, -64, -1):
     codes[_n] = _c
 del _c, _n
 
-__all__ = ["Error", "ProbeReport", "RedisStore", "RingKey", "SessionInfo",
+__all__ = ["Error", "ProbeReport", "RedisStore", "RedisTicketKeyRing",
+           "RingKey", "SessionInfo",
            "SessionStore", "StoreEntry", "TicketKeyRing", "attach",
-           "client_context", "codes", "detach", "dumps", "flush", "inspect",
-           "loads", "probe", "requests_session", "set_peer", "ticket"]
+           "client_context", "codes", "detach", "dumps", "early_data_status",
+           "flush", "inspect", "loads", "probe", "requests_session",
+           "send_early", "set_peer", "ticket"]

@@ -13,6 +13,7 @@ import sys
 import warnings
 
 from . import _core
+from . import _early
 from ._session import _check_context, _error
 from ._redis import RedisStore
 from ._store import SessionStore
@@ -25,13 +26,17 @@ _FLUSH_TIMEOUT = 2.0
 
 
 class _Attached:
-    __slots__ = ("store", "scope", "socket_base", "object_base")
+    __slots__ = ("store", "scope", "socket_base", "object_base",
+                 "early_data", "alpn")
 
-    def __init__(self, store, scope, socket_base, object_base):
+    def __init__(self, store, scope, socket_base, object_base,
+                 early_data=False):
         self.store = store
         self.scope = scope
         self.socket_base = socket_base
         self.object_base = object_base
+        self.early_data = early_data
+        self.alpn = None        # set_alpn_protocols() after attach (_early)
 
 
 def _prepare(conn, sslobj, host, port, offered):
@@ -44,8 +49,19 @@ def _prepare(conn, sslobj, host, port, offered):
     try:
         _core.attach_connection(sslobj, host, port, att.scope)
         if not offered:
-            sess = att.store.take(host, port, conn.context, scope=att.scope)
+            # Lean: the certificate stays bytes (kept on the connection
+            # below, decoded if getpeercert() asks): most of a restore's CPU.
+            # (A RedisStore has no lean restore: its take() decodes.)
+            take_lean = getattr(att.store, "_take_lean", None)
+            if take_lean is not None:
+                sess = take_lean(host, port, conn.context, att.scope)
+            else:
+                sess = att.store.take(host, port, conn.context,
+                                      scope=att.scope)
             if sess is not None:
+                # CPython's setter copies the session, dropping a lean
+                # restore's certificate bytes: keep them on the SSL first.
+                _core.keep_peer(sslobj, sess)
                 sslobj.session = sess
                 _core.attach_offer(sslobj, sess)
     except (ValueError, RuntimeError) as e:     # Error is a ValueError
@@ -78,6 +94,10 @@ class _ResumingSocketMixin:
     peer port, known once the socket is connected."""
 
     def do_handshake(self, *args, **kw):
+        self._tlsr_prepare()
+        return super().do_handshake(*args, **kw)
+
+    def _tlsr_prepare(self):
         if not getattr(self, "_tlsr_ready", False) and self._sslobj:
             self._tlsr_ready = True
             try:
@@ -91,7 +111,6 @@ class _ResumingSocketMixin:
                 _prepare(self, self._sslobj,
                          self.server_hostname or addr[0], addr[1],
                          self._session is not None)
-        return super().do_handshake(*args, **kw)
 
 
 def _inet_peer(addr):
@@ -258,20 +277,27 @@ def set_peer(sslobject, port, host=None):
     sslobject._tlsr_peer = (host, port)
 
 
-def attach(context, store, *, scope=""):
+def attach(context, store, *, scope="", early_data=False):
     """Make every client connection made with context resume from store and
     save new sessions into it.  Returns context.  Attaching a context that
     is already attached to another store (or scope) is refused: detach()
-    it first; the same store and scope again is a no-op."""
+    it first; the same store and scope again is a no-op.
+
+    early_data=True: on TLS 1.3, a request safe to replay (GET, HEAD or
+    OPTIONS without a body) goes out with the ClientHello when the stored
+    session allows early data (see tlsresume._early and the README)."""
     _check_context(context)
     if not isinstance(store, (SessionStore, RedisStore)):
         raise TypeError("store must be a tlsresume.SessionStore or "
                         "RedisStore")
     if not isinstance(scope, str):
         raise TypeError("scope must be a str, not %s" % type(scope).__name__)
+    if not isinstance(early_data, bool):
+        raise TypeError("early_data must be a bool")
     old = getattr(context, _ATTR, None)
     if old is not None:
-        if old.store is store and old.scope == scope:
+        if (old.store is store and old.scope == scope
+                and old.early_data == early_data):
             return context
         raise _error(_core.TLSR_EINVAL, "this context is already attached to "
                      "%r (scope %r): detach() it first" % (old.store,
@@ -279,12 +305,31 @@ def attach(context, store, *, scope=""):
     sock_base = context.sslsocket_class
     obj_base = context.sslobject_class
     store._attach_context(context)
-    setattr(context, _ATTR, _Attached(store, scope, sock_base, obj_base))
+    att = _Attached(store, scope, sock_base, obj_base, early_data)
+    setattr(context, _ATTR, att)
+    _track_alpn(context, att)
     context.sslsocket_class = type(
-        "Resuming" + sock_base.__name__, (_ResumingSocketMixin, sock_base), {})
+        "Resuming" + sock_base.__name__,
+        (_ResumingSocketMixin, _early.EarlySocketMixin, sock_base), {})
     context.sslobject_class = type(
-        "Resuming" + obj_base.__name__, (_ResumingObjectMixin, obj_base), {})
+        "Resuming" + obj_base.__name__,
+        (_ResumingObjectMixin, _early.EarlyObjectMixin, obj_base), {})
     return context
+
+
+def _track_alpn(context, att):
+    """Early data must offer the session's ALPN protocol (else OpenSSL
+    aborts the handshake), and CPython cannot tell a context's list: note
+    what set_alpn_protocols() sets from now on (httpx and urllib3 set it
+    for every connection).  Set before attach(): unknown, and a session
+    with ALPN is then not used for early data."""
+    setter = type(context).set_alpn_protocols.__get__(context)
+
+    def set_alpn_protocols(alpn_protocols):
+        setter(alpn_protocols)
+        att.alpn = list(alpn_protocols)
+
+    context.set_alpn_protocols = set_alpn_protocols
 
 
 def detach(context):
@@ -297,6 +342,7 @@ def detach(context):
     else:
         _core.flush_context(context, int(_FLUSH_TIMEOUT * 1000))
     _core.detach_context(context)
+    context.__dict__.pop("set_alpn_protocols", None)
     context.sslsocket_class = att.socket_base
     context.sslobject_class = att.object_base
     delattr(context, _ATTR)
@@ -322,6 +368,7 @@ def flush(context, timeout=1.0):
     return _core.flush_context(context, ms)
 
 
-def client_context(store, *, scope="", **kw):
+def client_context(store, *, scope="", early_data=False, **kw):
     """ssl.create_default_context(**kw), attached to store."""
-    return attach(ssl.create_default_context(**kw), store, scope=scope)
+    return attach(ssl.create_default_context(**kw), store, scope=scope,
+                  early_data=early_data)

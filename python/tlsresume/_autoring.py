@@ -1,5 +1,8 @@
 """TLSRESUME_TICKET_KEYS=PATH: every server context of this process uses
-the ticket key ring at PATH, with no change to the server's code.
+the ticket key ring at PATH, with no change to the server's code.  PATH may
+be a redis:// URL (tlsresume/_redis_ring.py): Redis unreachable or without
+the ring at start-up stops the process the same way (URL shown without its
+password).
 
 Loaded at interpreter start-up by tlsresume-ticket-keys.pth (installed
 next to the package), which does nothing unless the variable is set; then
@@ -19,7 +22,8 @@ _ring = None
 
 
 def _fail(path, exc):
-    sys.stderr.write("tlsresume: %s=%s: %s\n" % (ENV, path, exc))
+    from ._redis_ring import redact
+    sys.stderr.write("tlsresume: %s=%s: %s\n" % (ENV, redact(path), exc))
     sys.stderr.flush()
     os._exit(2)     # during site start-up: a SystemExit would be a crash
 
@@ -32,8 +36,8 @@ def install():
     try:
         import ssl
 
-        from . import server
-        _ring = server.TicketKeyRing(path)
+        from . import _redis_ring, server
+        _ring = _redis_ring.open_ring(path)
     except Exception as exc:    # noqa: BLE001 - every failure stops start-up
         _fail(path, exc)
     original = ssl.SSLContext.load_cert_chain

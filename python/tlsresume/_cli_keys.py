@@ -1,6 +1,8 @@
 """`tlsresume keys`: create, rotate, show and export ticket key rings.
 
     tlsresume keys init PATH [--period 1h] [--keep 12h] [--format nginx80]
+    (PATH may be redis://[:PASSWORD@]HOST:PORT/DB[?prefix=P]: the ring in
+    Redis, see tlsresume/_redis_ring.py)
     tlsresume keys rotate PATH [--force] [--export-nginx DIR --reload-pid F]
     tlsresume keys show PATH [--json]
     tlsresume keys export PATH --format nginx80|nginx48|haproxy|node48
@@ -16,7 +18,7 @@ import re
 import signal
 import time
 
-from . import _ring
+from . import _redis_ring, _ring
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -66,14 +68,23 @@ def _when(t, now):
 
 
 def _open(path):
+    # A Redis ring: no sync thread (this command reads Redis itself).
+    if _redis_ring.is_url(path):
+        return _redis_ring.RedisTicketKeyRing(path, background=False)
     return _ring.TicketKeyRing(path)
 
 
+def _where(r):
+    """What to print for a ring: its path, or its URL without password."""
+    return getattr(r, "url", None) or r.path
+
+
 def cmd_init(a):
-    r = _ring.TicketKeyRing.init(a.path, period=a.period, keep=a.keep,
-                                 format=a.format)
+    cls = (_redis_ring.RedisTicketKeyRing if _redis_ring.is_url(a.path)
+           else _ring.TicketKeyRing)
+    r = cls.init(a.path, period=a.period, keep=a.keep, format=a.format)
     print("created ring %s: %d keys, period %s, keep %s, %s"
-          % (r.path, len(r.keys()), _age(a.period), _age(a.keep),
+          % (_where(r), len(r.keys()), _age(a.period), _age(a.keep),
              "AES-256" if r.aes256 else "AES-128"))
     return 0
 
@@ -89,6 +100,9 @@ def _exported_name(out_dir):
 def cmd_rotate(a):
     r = _open(a.path)
     changed = r.rotate(force=a.force)
+    if changed is None:         # a Redis ring whose lock stayed taken
+        raise _Fail("%s: another process held the rotation lock too "
+                    "long; nothing done" % _where(r))
     now = int(time.time())
     if a.force:
         # the forced key: the newest one that starts by the next second
@@ -126,14 +140,14 @@ def cmd_show(a):
     keys = r.keys(now)
     if a.json:
         print(json.dumps({
-            "path": r.path, "period": r.period, "keep": r.keep,
+            "path": _where(r), "period": r.period, "keep": r.keep,
             "cipher": "aes256" if r.aes256 else "aes128", "now": now,
             "keys": [{"name": k.name.hex(), "role": k.role,
                       "start": k.start, "end": k.end,
                       "expires": k.expires} for k in keys]}, indent=2))
         return 0
     print("ring %s: period %s, keep %s, %s" % (
-        r.path, _age(r.period), _age(r.keep),
+        _where(r), _age(r.period), _age(r.keep),
         "AES-256" if r.aes256 else "AES-128"))
     print("%-32s %-8s %10s %12s" % ("KEY NAME", "ROLE", "AGE",
                                     "EXPIRES IN"))
@@ -145,7 +159,7 @@ def cmd_show(a):
             _age(k.expires - now) if k.expires else "-"))
     if not any(k.role == "next" for k in keys):
         print("warning: no next key: rotation is overdue (tlsresume keys "
-              "rotate %s)" % r.path)
+              "rotate %s)" % _where(r))
     return 0
 
 
@@ -176,7 +190,8 @@ def add_parser(sub, add):
             "export")
     ksub = p.add_subparsers(dest="action", required=True)
     q = add(ksub, "init", "create a ring")
-    q.add_argument("path", help="ring directory (made 0700)")
+    q.add_argument("path", help="ring directory (made 0700) or redis:// "
+                   "URL (?prefix=P: one ring per prefix)")
     q.add_argument("--period", type=duration, default=_ring.DEFAULT_PERIOD,
                    help="how long each key encrypts (default 1h)")
     q.add_argument("--keep", type=duration, default=_ring.DEFAULT_KEEP,

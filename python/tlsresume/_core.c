@@ -651,6 +651,7 @@ typedef struct {
     /* close() while calls run without the GIL: the last one frees it. */
     struct tlsr_attach *closing;
     int busy;
+    int restore_lean;   /* attach() restores lean (not decode_peer) */
 } StoreObject;
 
 static int store_ok(StoreObject *self)
@@ -690,7 +691,8 @@ static void store_leave(StoreObject *self)
 static int store_init(StoreObject *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"path", "max_tickets", "max_entries",
-                             "max_lifetime", "seal_key", "lean", NULL};
+                             "max_lifetime", "seal_key", "lean",
+                             "decode_peer", NULL};
     core_state *st = get_state(self->module);
     struct tlsr_store_options opts;
     struct tlsr_error err;
@@ -699,16 +701,17 @@ static int store_init(StoreObject *self, PyObject *args, PyObject *kw)
     Py_buffer key = {0};
     unsigned int max_tickets = 0, max_entries = 0;
     long long max_lifetime = 0;
-    int lean = 0;
+    int lean = 0, decode_peer = 0;
 
     if (self->att != NULL || self->closing != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "store already open");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|IILz*p:Store", kwlist,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|IILz*pp:Store", kwlist,
                                      PyUnicode_FSConverter, &path,
                                      &max_tickets, &max_entries,
-                                     &max_lifetime, &key, &lean))
+                                     &max_lifetime, &key, &lean,
+                                     &decode_peer))
         return -1;
     tlsr_store_options_init(&opts);
     if (max_tickets)
@@ -723,6 +726,7 @@ static int store_init(StoreObject *self, PyObject *args, PyObject *kw)
     }
     if (lean)
         opts.flags |= TLSR_STORE_LEAN;
+    self->restore_lean = !decode_peer;
     Py_BEGIN_ALLOW_THREADS
     store = tlsr_store_open(PyBytes_AS_STRING(path), &opts, &err);
     Py_END_ALLOW_THREADS
@@ -852,7 +856,9 @@ static PyObject *store_put(StoreObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* get(host, port, context, ctx, take): SSLSession or None. */
+/* get(host, port, context, ctx, take, lean=False): SSLSession or None;
+ * lean: no certificate decode (attach(), which keeps its bytes on the
+ * connection), unless the store was opened with decode_peer. */
 static PyObject *store_get(StoreObject *self, PyObject *args)
 {
     core_state *st = get_state(self->module);
@@ -864,10 +870,10 @@ static PyObject *store_get(StoreObject *self, PyObject *args)
     struct tlsr_trust policy;
     struct tlsr_attach *att;
     struct tlsr_store *store;
-    int port, take;
+    int port, take, lean = 0;
 
-    if (!PyArg_ParseTuple(args, "sisOp:get", &host, &port, &context, &ctx,
-                          &take))
+    if (!PyArg_ParseTuple(args, "sisOp|p:get", &host, &port, &context, &ctx,
+                          &take, &lean))
         return NULL;
     if (check_client_context(st, ctx) < 0
         || (sctx = context_policy(st, ctx, host, &policy)) == NULL
@@ -876,6 +882,7 @@ static PyObject *store_get(StoreObject *self, PyObject *args)
     /* ctx stays alive (the caller's reference) while the GIL is released. */
     Py_BEGIN_ALLOW_THREADS
     store = tlsr_attach_lock(att);
+    tlsr_store_set_restore_lean(store, lean && self->restore_lean);
     sess = take ? tlsr_store_take(store, host, port, context, &policy, sctx,
                                   &err)
                 : tlsr_store_get(store, host, port, context, &policy, sctx,
@@ -1203,7 +1210,8 @@ static PyType_Slot store_slots[] = {
     {Py_tp_dealloc, store_dealloc},
     {Py_tp_methods, store_methods},
     {Py_tp_doc, "Store(path, max_tickets=0, max_entries=0, max_lifetime=0, "
-                "seal_key=None, lean=False): the C store (see SessionStore)."},
+                "seal_key=None, lean=False, decode_peer=False): the C store (see "
+                "SessionStore)."},
     {0, NULL}
 };
 
@@ -1672,6 +1680,119 @@ static PyObject *core_attach_offer(PyObject *m, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* The SSL* of a live _ssl._SSLSocket, checked through its app data. */
+static SSL *conn_ssl_checked(core_state *st, PyObject *obj)
+{
+    SSL *ssl = socket_ssl(st, obj);
+
+    if (ssl != NULL && !tlsr_ssl_check_app_data(ssl, obj)) {
+        raise_code(st, TLSR_EINVAL, "SSL does not belong to the connection");
+        return NULL;
+    }
+    return ssl;
+}
+
+/* keep_peer(sslobj, session): CPython's setter copies the session through
+ * i2d/d2i, dropping a lean restore's certificate bytes: keep them on the
+ * SSL first. */
+static PyObject *core_keep_peer(PyObject *m, PyObject *args)
+{
+    core_state *st = get_state(m);
+    struct tlsr_error err;
+    PyObject *obj, *sobj;
+    SSL_SESSION *sess;
+    SSL *ssl;
+
+    if (!PyArg_ParseTuple(args, "OO:keep_peer", &obj, &sobj)
+        || (ssl = conn_ssl_checked(st, obj)) == NULL
+        || (sess = session_ptr(st, sobj, NULL)) == NULL)
+        return NULL;
+    if (tlsr_ssl_keep_peer(ssl, sess, &err) != 0)
+        return raise_err(st, &err);
+    Py_RETURN_NONE;
+}
+
+/* peer_der(sslobj): the server certificate's DER, kept or decoded; None. */
+static PyObject *core_peer_der(PyObject *m, PyObject *obj)
+{
+    core_state *st = get_state(m);
+    struct tlsr_error err;
+    PyObject *out;
+    size_t len = 0;
+    SSL *ssl;
+
+    if ((ssl = conn_ssl_checked(st, obj)) == NULL)
+        return NULL;
+    if (tlsr_ssl_get_peer_der(ssl, NULL, &len, &err) != 0)
+        return raise_err(st, &err);
+    if (len == 0)
+        Py_RETURN_NONE;
+    if ((out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)len)) == NULL)
+        return NULL;
+    if (tlsr_ssl_get_peer_der(ssl, (uint8_t *)PyBytes_AS_STRING(out), &len,
+                              &err) != 0) {
+        Py_DECREF(out);
+        return raise_err(st, &err);
+    }
+    return out;
+}
+
+/* early_max(sslobj, alpn_wire or None): bytes of early data possible. */
+static PyObject *core_early_max(PyObject *m, PyObject *args)
+{
+    core_state *st = get_state(m);
+    const char *alpn = NULL;
+    Py_ssize_t alpn_len = 0;
+    PyObject *obj;
+    SSL *ssl;
+
+    if (!PyArg_ParseTuple(args, "Oz#:early_max", &obj, &alpn, &alpn_len)
+        || (ssl = conn_ssl_checked(st, obj)) == NULL)
+        return NULL;
+    return PyLong_FromUnsignedLong(tlsr_ssl_early_data_max(
+        ssl, (const uint8_t *)alpn, (size_t)alpn_len));
+}
+
+/* write_early(sslobj, data): bytes written, or -TLSR_EARLY_WANT_*. */
+static PyObject *core_write_early(PyObject *m, PyObject *args)
+{
+    core_state *st = get_state(m);
+    struct tlsr_error err;
+    Py_buffer data;
+    PyObject *obj;
+    size_t written = 0;
+    SSL *ssl;
+    int rc;
+
+    if (!PyArg_ParseTuple(args, "Oy*:write_early", &obj, &data))
+        return NULL;
+    if ((ssl = conn_ssl_checked(st, obj)) == NULL) {
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    /* The socket is blocking or non-blocking as CPython set it; like
+     * CPython's own SSL calls, run without the GIL. */
+    Py_BEGIN_ALLOW_THREADS
+    rc = tlsr_ssl_write_early_data(ssl, data.buf, (size_t)data.len,
+                                   &written, &err);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    if (rc == TLSR_EARLY_WANT_READ || rc == TLSR_EARLY_WANT_WRITE)
+        return PyLong_FromLong(-rc);
+    if (rc != 0)
+        return raise_err(st, &err);
+    return PyLong_FromSize_t(written);
+}
+
+static PyObject *core_early_status(PyObject *m, PyObject *obj)
+{
+    SSL *ssl = conn_ssl_checked(get_state(m), obj);
+
+    if (ssl == NULL)
+        return NULL;
+    return PyLong_FromLong(tlsr_ssl_get_early_data_status(ssl));
+}
+
 /* ---- probe (issue 11): runs without the GIL ------------------------------ */
 
 /* probe(host, port, sni, ips, all_ips, tries, versions, mechanisms,
@@ -1761,6 +1882,11 @@ static PyMethodDef core_methods[] = {
     {"detach_context", core_detach_context, METH_O, NULL},
     {"flush_context", core_flush_context, METH_VARARGS, NULL},
     {"attach_connection", core_attach_connection, METH_VARARGS, NULL},
+    {"keep_peer", core_keep_peer, METH_VARARGS, NULL},
+    {"peer_der", core_peer_der, METH_O, NULL},
+    {"early_max", core_early_max, METH_VARARGS, NULL},
+    {"write_early", core_write_early, METH_VARARGS, NULL},
+    {"early_status", core_early_status, METH_O, NULL},
     {"entry_key", core_entry_key, METH_VARARGS, NULL},
     {"attach_offer", core_attach_offer, METH_VARARGS, NULL},
     {"probe", core_probe, METH_VARARGS, NULL},   /* issue 11 */

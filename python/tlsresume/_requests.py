@@ -7,16 +7,16 @@ import ssl
 from ._attach import attach
 
 
-def requests_session(store, context=None, *, scope=""):
+def requests_session(store, context=None, *, scope="", early_data=False):
     """A requests.Session whose https:// adapter uses context (default:
     ssl.create_default_context()) attached to store, also through proxies.
     Keep the Session's default verify=True: a path given as verify= is
-    loaded into context as well."""
+    loaded into context as well.  early_data: see attach()."""
     import requests
     from requests.adapters import HTTPAdapter
 
     ctx = ssl.create_default_context() if context is None else context
-    attach(ctx, store, scope=scope)
+    attach(ctx, store, scope=scope, early_data=early_data)
 
     class ResumingAdapter(HTTPAdapter):
         def init_poolmanager(self, *args, **kw):

@@ -38,10 +38,17 @@ class SessionStore:
     one it returns, keeping up to max_tickets per key.  Sessions come back
     bound to an ssl.SSLContext: pass ssl_context= here (the default) or
     the context to get() / take().
+
+    Sessions come back lean: the server certificate stays as bytes (decoding
+    it is most of a restore's cost); connections of attach()ed contexts
+    still answer getpeercert() with it.  decode_peer=True decodes it on
+    every restore (the behaviour before 0.2).  lean=True stores entries
+    without the certificate at all (getpeercert() is then None).
     """
 
     def __init__(self, path, *, seal_key=None, max_tickets=8, max_entries=0,
-                 max_lifetime=0, lean=False, ssl_context=None):
+                 max_lifetime=0, lean=False, decode_peer=False,
+                 ssl_context=None):
         if not isinstance(path, (str, bytes, os.PathLike)):
             raise TypeError("path must be a str or os.PathLike")
         if seal_key is not None and not isinstance(seal_key, (bytes, bytearray,
@@ -64,7 +71,7 @@ class SessionStore:
         self._store = _core.Store(self.path, max_tickets, max_entries,
                                   max_lifetime,
                                   None if seal_key is None else bytes(seal_key),
-                                  bool(lean))
+                                  bool(lean), bool(decode_peer))
 
     def _ctx(self, context):
         ctx = context if context is not None else self.ssl_context
@@ -97,6 +104,12 @@ class SessionStore:
         _check_key(host, port, scope)
         ctx = self._ctx(context)
         return self._store.get(host, port, scope, ctx, True)
+
+    def _take_lean(self, host, port, context, scope):
+        """take() for attach(): the certificate is not decoded."""
+        _check_key(host, port, scope)
+        return self._store.get(host, port, scope, self._ctx(context), True,
+                               True)
 
     def remove(self, host, port, *, scope=""):
         """Remove every entry for the key; returns how many."""

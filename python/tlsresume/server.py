@@ -12,7 +12,7 @@ environment (see tlsresume/_autoring.py and README "Servers").
 import os
 import ssl
 
-from . import _core
+from . import _core, _redis_ring
 from ._ring import TicketKeyRing
 from ._session import _error
 from ._store import SessionStore
@@ -91,7 +91,8 @@ def session_cache_stats(ctx):
 
 
 def ticket_keys(ctx, ring, *, session_id_context=None, auto_rotate=True):
-    """Serve ctx's session tickets from ring (a path or a TicketKeyRing).
+    """Serve ctx's session tickets from ring (a path, a redis:// URL or a
+    TicketKeyRing; a Redis ring is rotated by its own sync thread).
 
     ctx must be a server context: PROTOCOL_TLS_SERVER, or the generic
     PROTOCOL_TLS (create_default_context(Purpose.CLIENT_AUTH) before
@@ -114,7 +115,9 @@ def ticket_keys(ctx, ring, *, session_id_context=None, auto_rotate=True):
         raise TypeError("ctx must be an ssl.SSLContext, not %s"
                         % type(ctx).__name__)
     if not isinstance(ring, TicketKeyRing):
-        ring = TicketKeyRing(ring)
+        ring = _redis_ring.open_ring(ring)
+    if isinstance(ring, _redis_ring.RedisTicketKeyRing):
+        auto_rotate = False     # its sync thread rotates, under the lock
     sid = session_id_context
     if isinstance(sid, str):
         sid = sid.encode()

@@ -1,7 +1,9 @@
 /*
  * libFuzzer harness: any bytes -> tlsr_session_parse.  A rejected input must
  * come with a code and a message; an accepted one must inspect, serialize in
- * both formats (full and lean), and re-parse to the same bytes.
+ * both formats (full and lean), and re-parse to the same bytes.  A lean
+ * parse (no certificate decode) of it must succeed and encode lean to the
+ * same bytes.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -114,6 +116,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             reparse_same(out, olen, fmt, flags, flags == 0);
             free(out);
         }
+    }
+    {
+        struct ssl_session_st *l = tlsr_session_parse_lean(data, size, &err);
+        size_t a = 0, b = 0;
+        uint8_t *x, *y;
+
+        REQUIRE(l != NULL);
+        x = ser(s, TLSR_FORMAT_DER, TLSR_SERIALIZE_LEAN, &a);
+        y = ser(l, TLSR_FORMAT_DER, TLSR_SERIALIZE_LEAN, &b);
+        REQUIRE(x != NULL && y != NULL && a == b && memcmp(x, y, a) == 0);
+        free(x);
+        free(y);
+        y = ser(l, TLSR_FORMAT_DER, 0, &b);   /* the certificate put back */
+        REQUIRE(y != NULL);
+        free(y);
+        tlsr_session_free(l);
     }
     tlsr_session_free(s);
     return 0;

@@ -38,11 +38,14 @@ def echo_server(start_server, certs):
 
 
 def run_clients(srv, kind, certs, store, busy=False):
+    # A 10 s deadline per connection: a hang of the kind the old callback
+    # caused lasts until the server gives up (~60 s); a slow machine does
+    # not reach 10 s.
     args = [HELPERS / "threads_client.py", kind, srv.port, certs[0], store,
-            RUNS, 5]
+            RUNS, 10]
     if busy:
         args.append("BUSY")
-    return run_py(args, timeout=RUNS * 6 + 30)
+    return run_py(args, timeout=RUNS * 11 + 30)
 
 
 # What the race above alone produces on a machine busy with other work:

@@ -19,8 +19,9 @@ KINDS = {"posonly": inspect.Parameter.POSITIONAL_ONLY,
          "kwonly": inspect.Parameter.KEYWORD_ONLY,
          "kwarg": inspect.Parameter.VAR_KEYWORD}
 # Methods every object has, or that the dataclass machinery writes.
+# Made by dataclasses (CPython 3.13 adds __replace__) or object itself.
 IGNORED = {"__init__", "__repr__", "__eq__", "__hash__", "__setattr__",
-           "__delattr__", "__getstate__", "__setstate__"}
+           "__delattr__", "__getstate__", "__setstate__", "__replace__"}
 
 
 def stub_tree():

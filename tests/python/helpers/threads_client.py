@@ -41,7 +41,7 @@ MESSAGES = 20
 def ws_run(state):
     from websockets.sync.client import connect
 
-    with connect("wss://localhost:%d/" % port, ssl=ctx, open_timeout=2,
+    with connect("wss://localhost:%d/" % port, ssl=ctx, open_timeout=deadline,
                  close_timeout=1) as ws:
         state["sock"] = ws.socket
         # websockets' own reader thread sits in recv from here on.
