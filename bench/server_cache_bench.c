@@ -121,10 +121,20 @@ static SSL_CTX *server(int version, struct tlsr_store *st)
     return ctx;
 }
 
+/* Write what ctx's cache queued (its writer would within ~20 ms): the
+ * sessions another ctx resumes must be in the store.  Not timed. */
+static void flush_ctx(SSL_CTX *ctx)
+{
+    struct tlsr_server_cache *sc = tlsr_server_cache_get(ctx);
+
+    tlsr_server_cache_flush(sc, -1, NULL);
+    tlsr_server_cache_free(sc);
+}
+
 enum { ROWS = 5 };
 static const char *row_name[ROWS] = {
     "full handshake, internal cache",
-    "full handshake, shared cache (store write)",
+    "full handshake, shared cache (write queued)",
     "resumed, internal cache",
     "resumed on another ctx, store warm",
     "resumed on another ctx, store cold",
@@ -179,6 +189,7 @@ int main(int argc, char **argv)
         best[row] = 1e18;
     /* The warm rows' sessions: made once, then looked up over and over. */
     warm = connect1(a, cli, NULL, &reused);
+    flush_ctx(a);
     s = connect1(in, cli, NULL, &reused);
     if (warm == NULL || s == NULL)
         return 1;
@@ -202,6 +213,7 @@ int main(int argc, char **argv)
                     src = connect1(a, cli, NULL, &reused);
                     if (src == NULL)
                         return 1;
+                    flush_ctx(a);
                 }
                 server_ns = 0;
                 t = connect1(on, cli, src, &reused);

@@ -10,30 +10,27 @@
  * The callback runs inside the application's SSL_read (or handshake), on
  * any thread, possibly while another thread writes on the same connection:
  * it only takes a reference to the session, copies the key and queues them
- * (a bounded ring; dropped when full), never waiting for a file or for the
- * store lock, and mostly without waking anyone (see writer_main).  A
- * writer thread per attach, started at the first capture, writes the queue
+ * (csrc/writer.c: a bounded ring, dropped when full), never waiting for a
+ * file or for the store lock, and mostly without waking anyone.  The
+ * attach's writer thread, started at the first capture, writes the queue
  * into the store under the store lock; so does every tlsr_attach_lock()
  * and tlsr_attach_flush() before giving the store out, so store calls see
  * every session captured before them.  fork() and exit() have handlers
- * (see there).
+ * (writer.c, and ctx_lock's here).
  *
- * A queue attach (tlsr_attach_new_queue) has no store and no writer: the
- * binding pops the captures (tlsr_attach_pop) from a thread of its own and
- * writes them to a store across the network (Redis), never from here.
+ * A queue attach (tlsr_attach_new_queue) has no store and no writer thread
+ * (a writer.c queue): the binding pops the captures (tlsr_attach_pop) from
+ * a thread of its own and writes them to a store across the network
+ * (Redis), never from here.
  *
- * Locks, always taken in this order: reg_lock (fork handlers, registry),
- * ctx_lock (ex_data of contexts), att->lock (the store, held during file
- * I/O), att->qlock (the ring and counters: never held during I/O; the only
- * lock the callback takes).
+ * Locks, always taken in this order: ctx_lock (ex_data of contexts), then
+ * the writer's (writer.h): its registry, att->w.lock (the store, held
+ * during file I/O), att->w.qlock (the ring: the only lock the callback
+ * takes).  References are atomic counters.
  */
-#define _GNU_SOURCE     /* PTHREAD_MUTEX_ADAPTIVE_NP, where there is one */
-#include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
@@ -41,14 +38,9 @@
 #include "internal.h"
 #include "peer.h"
 #include "trust.h"
+#include "writer.h"
 
-enum {
-    QUEUE_SIZE = 128,           /* sessions waiting for the writer */
-    POLL_MS = 20,               /* the writer's look at the ring, when busy */
-    IDLE_S = 2,                 /* then it sleeps until woken */
-    EXIT_FLUSH_S = 2,           /* exit() writes what is queued this long */
-    EXIT_WAIT_S = 3             /* and waits this much more for a write */
-};
+enum { QUEUE_SIZE = 128 };      /* captures waiting for the writer */
 
 /* Where a connection's sessions go. */
 struct key_name {
@@ -64,23 +56,9 @@ struct capture {
 };
 
 struct tlsr_attach {
-    pthread_mutex_t lock;       /* serializes store calls (file I/O) */
-    pthread_mutex_t qlock;      /* ring, refs, writer state; short holds */
-    pthread_cond_t wake;        /* the writer waits here (qlock) */
-    int refs;
+    struct tlsri_writer w;      /* w.lock serializes store calls */
+    int refs;                   /* atomic */
     struct tlsr_store *store;   /* owned */
-    struct capture *ring;       /* QUEUE_SIZE, allocated by tlsr_attach_ctx */
-    unsigned int head, count;
-    unsigned long dropped;      /* captures lost to a full ring */
-    int writer;                 /* 1: the writer thread runs */
-    int idle;                   /* 1: the writer sleeps until woken */
-    int stop;                   /* 1: the writer drains and exits */
-    int exiting;                /* process exit: captures are dropped */
-    int closed;                 /* process exit, written: no more writes */
-    unsigned int stale;         /* fork child: the parent's, at head */
-    pthread_t thread;
-    struct tlsr_attach *prev, *next;    /* registry (fork handlers) */
-    double last_pop;            /* queue attach: when pop last found one */
 };
 
 /* A connection's key.  It holds a reference to the attach it was made for,
@@ -101,301 +79,76 @@ static CRYPTO_ONCE index_once = CRYPTO_ONCE_STATIC_INIT;
 static int ctx_index = -1;
 static int ssl_index = -1;
 
-/* Every live attach, for the fork and exit handlers. */
-static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct tlsr_attach *registry;
-static pthread_once_t handlers_once = PTHREAD_ONCE_INIT;
-
 /* Context ex_data swaps and reads that take a reference: a reader never
  * retains an attach that a concurrent detach has already released. */
 static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t handlers_once = PTHREAD_ONCE_INIT;
 
 static void attach_retain(struct tlsr_attach *att)
 {
-    if (att != NULL) {
-        pthread_mutex_lock(&att->qlock);
-        att->refs++;
-        pthread_mutex_unlock(&att->qlock);
-    }
+    if (att != NULL)
+        __atomic_add_fetch(&att->refs, 1, __ATOMIC_RELAXED);
 }
 
-/* ---- the queue ----------------------------------------------------------- */
-
-/* A fork child drops what its parent had queued (the parent writes those:
- * never twice); qlock held. */
-static void drop_stale(struct tlsr_attach *att)
-{
-    while (att->stale > 0 && att->count > 0) {
-        SSL_SESSION_free(att->ring[att->head].sess);
-        att->head = (att->head + 1) % QUEUE_SIZE;
-        att->count--;
-        att->stale--;
-    }
-}
-
-/* Pop the oldest capture into *out; 0 if the ring is empty. */
-static int queue_pop(struct tlsr_attach *att, struct capture *out)
-{
-    int got = 0;
-
-    pthread_mutex_lock(&att->qlock);
-    drop_stale(att);
-    if (att->count > 0 && !att->closed) {
-        *out = att->ring[att->head];
-        att->head = (att->head + 1) % QUEUE_SIZE;
-        att->count--;
-        got = 1;
-    }
-    pthread_mutex_unlock(&att->qlock);
-    return got;
-}
-
-/* Write one capture (att->lock held).  Failures to save are not the
+/* Write one capture (att->w.lock held).  Failures to save are not the
  * connection's failures: ignored.  The session's trust record rides in its
  * ex_data (tlsri_trust_capture). */
-static void write_one(struct tlsr_attach *att, struct capture *c)
+static void write_one(void *owner, void *item)
 {
-    if (att->store != NULL)     /* a queue attach's are only freed */
-        tlsr_store_put(att->store, c->key.host, c->key.port, c->key.context,
-                       c->sess, NULL);
+    struct tlsr_attach *att = owner;
+    struct capture *c = item;
+
+    tlsr_store_put(att->store, c->key.host, c->key.port, c->key.context,
+                   c->sess, NULL);
     SSL_SESSION_free(c->sess);
 }
 
-static double mono_now(void)
+static void drop_one(void *owner, void *item)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    SSL_SESSION_free(((struct capture *)item)->sess);
 }
 
-/* Write the queue (att->lock held) until it is empty, or until the
- * monotonic time `until` (< 0: no limit).  1 if it emptied. */
-static int drain_locked(struct tlsr_attach *att, double until)
-{
-    struct capture c;
-
-    while (queue_pop(att, &c)) {
-        write_one(att, &c);
-        if (until >= 0 && mono_now() >= until) {
-            int empty;
-
-            pthread_mutex_lock(&att->qlock);
-            empty = att->count == 0;
-            pthread_mutex_unlock(&att->qlock);
-            return empty;
-        }
-    }
-    return 1;
-}
-
-/* Wait on att->wake (qlock held) until the monotonic time `until`. */
-static void wait_until(struct tlsr_attach *att, double until)
-{
-    struct timespec ts;
-
-    ts.tv_sec = (time_t)until;
-    ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
-    pthread_cond_timedwait(&att->wake, &att->qlock, &ts);
-}
-
-/*
- * The writer looks at the ring every POLL_MS while captures keep coming,
- * so the callback need not wake it: waking a thread costs a system call
- * and often a cross-CPU interrupt, tens of microseconds on a virtual
- * machine, inside SSL_read.  After IDLE_S without captures it sleeps
- * until a capture wakes it (att->idle: the callback then pays once).
- */
-static void *writer_main(void *arg)
-{
-    struct tlsr_attach *att = arg;
-    double last = mono_now(), now;
-
-    pthread_mutex_lock(&att->qlock);
-    for (;;) {
-        if ((att->count == 0 && att->stop) || att->closed)
-            break;
-        if (att->count == 0) {
-            now = mono_now();
-            if (now - last < IDLE_S) {
-                wait_until(att, now + POLL_MS / 1000.0);
-            } else {
-                att->idle = 1;
-                while (att->idle && !att->stop && !att->closed)
-                    pthread_cond_wait(&att->wake, &att->qlock);
-                att->idle = 0;
-            }
-            continue;
-        }
-        pthread_mutex_unlock(&att->qlock);
-        pthread_mutex_lock(&att->lock);
-        drain_locked(att, -1);
-        pthread_mutex_unlock(&att->lock);
-        last = mono_now();
-        pthread_mutex_lock(&att->qlock);
-    }
-    pthread_mutex_unlock(&att->qlock);
-    return NULL;
-}
-
-/* Start the writer (qlock held).  Signals go to the application's threads,
- * never to ours.  On failure the queue waits for the next lock or flush. */
-static void writer_start(struct tlsr_attach *att)
-{
-    sigset_t all, old;
-
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    att->writer = pthread_create(&att->thread, NULL, writer_main, att) == 0;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-}
+static const struct tlsri_writer_ops capture_ops = { write_one, drop_one };
+/* A queue attach: no writer, the binding pops (tlsr_attach_pop). */
+static const struct tlsri_writer_ops queue_ops = { NULL, drop_one };
 
 /* Queue a capture: a session reference and copies, no I/O, no wait for the
  * store lock.  0: queued; -1: dropped (ring full or not allocated). */
 static int queue_push(struct tlsr_attach *att, SSL *ssl, SSL_SESSION *sess,
                       const struct attach_key *akey)
 {
-    const struct key_name *key = &akey->name;
-    struct capture *c;
-    int wake;
+    struct capture c;
 
     /* What verified the server, read from the SSL now (it may be freed
      * before the writer runs) and kept on the session: before the lock. */
     tlsri_trust_capture(ssl, sess,
                         akey->has_offered ? &akey->offered : NULL);
     tlsri_peer_capture(ssl, sess);  /* after a lean restore (peer.c) */
-    pthread_mutex_lock(&att->qlock);
-    drop_stale(att);
-    if (att->ring == NULL || att->count == QUEUE_SIZE || att->exiting) {
-        att->dropped++;
-        pthread_mutex_unlock(&att->qlock);
-        return -1;
-    }
-    c = &att->ring[(att->head + att->count) % QUEUE_SIZE];
+    c.sess = sess;
+    c.key = akey->name;
     SSL_SESSION_up_ref(sess);
-    c->sess = sess;
-    c->key = *key;
-    att->count++;
-    if (!att->writer && att->store != NULL)
-        writer_start(att);
-    /* Wake the writer only from its long sleep (see writer_main), and
-     * after the unlock: it would wake into a held lock. */
-    wake = att->idle;
-    att->idle = 0;
-    pthread_mutex_unlock(&att->qlock);
-    if (wake)
-        pthread_cond_signal(&att->wake);
-    return 0;
-}
-
-/* A condition variable whose timed waits count in CLOCK_MONOTONIC. */
-static int cond_init(pthread_cond_t *c)
-{
-    pthread_condattr_t a;
-    int rc;
-
-    if (pthread_condattr_init(&a) != 0)
-        return -1;
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    rc = pthread_cond_init(c, &a);
-    pthread_condattr_destroy(&a);
-    return rc;
+    if (tlsri_writer_push(&att->w, &c) == 0)
+        return 0;
+    SSL_SESSION_free(sess);
+    return -1;
 }
 
 /* ---- fork ---------------------------------------------------------------- */
 
-/*
- * fork() while the writer holds a lock would leave the child a lock no one
- * releases: the parent waits for every store lock first (the current write
- * ends; at most one store call), and the child, which has no writer thread,
- * starts one again at its next capture.  Do not fork between
- * tlsr_attach_lock() and tlsr_attach_unlock().
- */
+/* ctx_lock is taken before the writers' locks (writer.c has those). */
 static void fork_prepare(void)
 {
-    struct tlsr_attach *att;
-
-    pthread_mutex_lock(&reg_lock);
     pthread_mutex_lock(&ctx_lock);
-    for (att = registry; att != NULL; att = att->next) {
-        pthread_mutex_lock(&att->lock);
-        pthread_mutex_lock(&att->qlock);
-    }
 }
 
-static void fork_parent(void)
+static void fork_release(void)
 {
-    struct tlsr_attach *att;
-
-    for (att = registry; att != NULL; att = att->next) {
-        pthread_mutex_unlock(&att->qlock);
-        pthread_mutex_unlock(&att->lock);
-    }
     pthread_mutex_unlock(&ctx_lock);
-    pthread_mutex_unlock(&reg_lock);
-}
-
-static void fork_child(void)
-{
-    struct tlsr_attach *att;
-
-    for (att = registry; att != NULL; att = att->next) {
-        /* The writer is not in the child; a condition variable it waited
-         * on would keep its waiter count: a fresh one. */
-        att->writer = 0;
-        att->idle = 0;
-        att->stop = 0;
-        att->stale = att->count;
-        cond_init(&att->wake);
-        pthread_mutex_unlock(&att->qlock);
-        pthread_mutex_unlock(&att->lock);
-    }
-    pthread_mutex_unlock(&ctx_lock);
-    pthread_mutex_unlock(&reg_lock);
-}
-
-/*
- * exit() runs OpenSSL's own atexit cleanup, which frees what a store write
- * uses (a writer still writing then crashes): ours, registered after
- * OpenSSL's, runs before it.  It writes what is queued (EXIT_FLUSH_S in
- * all: a process that exits right after a connection keeps its session),
- * then closes every attach: captures are dropped, no write starts again,
- * and the one in progress has ended (we held the store lock).
- */
-static void at_exit(void)
-{
-    struct tlsr_attach *att;
-    struct timespec abs;
-    double until = mono_now() + EXIT_FLUSH_S;
-
-    clock_gettime(CLOCK_REALTIME, &abs);
-    abs.tv_sec += EXIT_FLUSH_S + EXIT_WAIT_S;
-    pthread_mutex_lock(&reg_lock);
-    for (att = registry; att != NULL; att = att->next) {
-        int locked;
-
-        pthread_mutex_lock(&att->qlock);
-        att->exiting = 1;
-        pthread_mutex_unlock(&att->qlock);
-        locked = pthread_mutex_timedlock(&att->lock, &abs) == 0;
-        if (locked && att->store != NULL)
-            drain_locked(att, until);
-        pthread_mutex_lock(&att->qlock);
-        att->closed = 1;
-        pthread_cond_signal(&att->wake);
-        pthread_mutex_unlock(&att->qlock);
-        if (locked)
-            pthread_mutex_unlock(&att->lock);
-    }
-    pthread_mutex_unlock(&reg_lock);
 }
 
 static void process_handlers(void)
 {
-    /* OpenSSL registers its atexit cleanup when it initializes: first. */
-    OPENSSL_init_crypto(0, NULL);
-    atexit(at_exit);
-    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    tlsri_writer_atfork(fork_prepare, fork_release, fork_release);
 }
 
 /* ---- references ---------------------------------------------------------- */
@@ -406,38 +159,10 @@ static void process_handlers(void)
  */
 static void attach_release(struct tlsr_attach *att)
 {
-    int last, writer;
-
-    if (att == NULL)
+    if (att == NULL || __atomic_sub_fetch(&att->refs, 1, __ATOMIC_ACQ_REL))
         return;
-    pthread_mutex_lock(&att->qlock);
-    last = --att->refs == 0;
-    writer = last && att->writer;
-    if (writer) {
-        att->stop = 1;
-        pthread_cond_signal(&att->wake);
-    }
-    pthread_mutex_unlock(&att->qlock);
-    if (!last)
-        return;
-    if (writer)
-        pthread_join(att->thread, NULL);
-    pthread_mutex_lock(&att->lock);     /* no writer (fork child, failed) */
-    drain_locked(att, -1);
-    pthread_mutex_unlock(&att->lock);
-    pthread_mutex_lock(&reg_lock);
-    if (att->prev != NULL)
-        att->prev->next = att->next;
-    else
-        registry = att->next;
-    if (att->next != NULL)
-        att->next->prev = att->prev;
-    pthread_mutex_unlock(&reg_lock);
+    tlsri_writer_destroy(&att->w);
     tlsr_store_free(att->store);
-    free(att->ring);
-    pthread_cond_destroy(&att->wake);
-    pthread_mutex_destroy(&att->qlock);
-    pthread_mutex_destroy(&att->lock);
     free(att);
 }
 
@@ -507,25 +232,7 @@ static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
     return 0;   /* 0: OpenSSL keeps its reference; we took our own */
 }
 
-/* The ring lock is held for a few copies: spin a little before sleeping
- * (glibc's adaptive mutex) rather than pay a wake-up in the callback. */
-static int qlock_init(pthread_mutex_t *m)
-{
-#ifdef PTHREAD_MUTEX_ADAPTIVE_NP
-    pthread_mutexattr_t a;
-    int rc;
-
-    if (pthread_mutexattr_init(&a) != 0)
-        return -1;
-    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
-    rc = pthread_mutex_init(m, &a);
-    pthread_mutexattr_destroy(&a);
-    return rc;
-#else
-    return pthread_mutex_init(m, NULL);
-#endif
-}
-
+/* store NULL: a queue attach. */
 static struct tlsr_attach *attach_make(struct tlsr_store *store,
                                        struct tlsr_error *err)
 {
@@ -536,33 +243,15 @@ static struct tlsr_attach *attach_make(struct tlsr_store *store,
         tlsri_error_set(err, TLSR_ENOMEM, "out of memory");
         return NULL;
     }
-    if (pthread_mutex_init(&att->lock, NULL) != 0) {
+    pthread_once(&handlers_once, process_handlers);
+    if (tlsri_writer_init(&att->w, sizeof(struct capture), QUEUE_SIZE,
+                          store != NULL ? &capture_ops : &queue_ops, att,
+                          err) != TLSR_OK) {
         free(att);
-        tlsri_error_set(err, TLSR_ENOMEM, "cannot create a mutex");
-        return NULL;
-    }
-    if (qlock_init(&att->qlock) != 0) {
-        pthread_mutex_destroy(&att->lock);
-        free(att);
-        tlsri_error_set(err, TLSR_ENOMEM, "cannot create a mutex");
-        return NULL;
-    }
-    if (cond_init(&att->wake) != 0) {
-        pthread_mutex_destroy(&att->qlock);
-        pthread_mutex_destroy(&att->lock);
-        free(att);
-        tlsri_error_set(err, TLSR_ENOMEM, "cannot create a condition");
         return NULL;
     }
     att->refs = 1;
     att->store = store;
-    pthread_once(&handlers_once, process_handlers);
-    pthread_mutex_lock(&reg_lock);
-    att->next = registry;
-    if (registry != NULL)
-        registry->prev = att;
-    registry = att;
-    pthread_mutex_unlock(&reg_lock);
     return att;
 }
 
@@ -583,18 +272,13 @@ TLSR_EXPORT struct tlsr_attach *tlsr_attach_new_queue(struct tlsr_error *err)
     return attach_make(NULL, err);
 }
 
-/*
- * Like the writer: while captures keep coming, look at the ring every
- * POLL_MS (the callback wakes no one); after IDLE_S without any, sleep
- * until a capture wakes us (the callback then pays once) or time is up.
- */
+/* The binding's thread waits here (no lock held: pushes go on). */
 TLSR_EXPORT int tlsr_attach_pop(struct tlsr_attach *att, int timeout_ms,
                                 char *host, int *port, char *context,
                                 struct ssl_session_st **sess,
                                 struct tlsr_error *err)
 {
     struct capture c;
-    double until, now;
 
     tlsri_error_clear(err);
     if (att == NULL || att->store != NULL || host == NULL || port == NULL
@@ -602,51 +286,18 @@ TLSR_EXPORT int tlsr_attach_pop(struct tlsr_attach *att, int timeout_ms,
         return tlsri_error_set(err, TLSR_EINVAL,
                                "not a queue attach, or a NULL argument");
     *sess = NULL;
-    until = mono_now() + (timeout_ms > 0 ? timeout_ms / 1000.0 : 0);
-    for (;;) {
-        if (queue_pop(att, &c)) {
-            memcpy(host, c.key.host, sizeof(c.key.host));
-            *port = c.key.port;
-            memcpy(context, c.key.context, sizeof(c.key.context));
-            *sess = c.sess;
-            pthread_mutex_lock(&att->qlock);
-            att->last_pop = mono_now();
-            pthread_mutex_unlock(&att->qlock);
-            return 1;
-        }
-        now = mono_now();
-        if (now >= until)
-            return 0;
-        pthread_mutex_lock(&att->qlock);
-        if (att->count == 0 && !att->closed) {
-            if (now - att->last_pop < IDLE_S) {
-                wait_until(att, now + POLL_MS / 1000.0 < until
-                                    ? now + POLL_MS / 1000.0 : until);
-            } else {
-                att->idle = 1;
-                wait_until(att, until);
-                att->idle = 0;
-            }
-        }
-        if (att->closed) {
-            pthread_mutex_unlock(&att->qlock);
-            return 0;
-        }
-        pthread_mutex_unlock(&att->qlock);
-    }
+    if (!tlsri_writer_pop(&att->w, &c, timeout_ms))
+        return 0;
+    memcpy(host, c.key.host, sizeof(c.key.host));
+    *port = c.key.port;
+    memcpy(context, c.key.context, sizeof(c.key.context));
+    *sess = c.sess;
+    return 1;
 }
 
 TLSR_EXPORT int tlsr_attach_pending(struct tlsr_attach *att)
 {
-    int n;
-
-    if (att == NULL)
-        return 0;
-    pthread_mutex_lock(&att->qlock);
-    n = (int)(att->count - (att->stale < att->count ? att->stale
-                                                     : att->count));
-    pthread_mutex_unlock(&att->qlock);
-    return n;
+    return att != NULL ? (int)tlsri_writer_pending(&att->w, NULL) : 0;
 }
 
 TLSR_EXPORT void tlsr_attach_free(struct tlsr_attach *att)
@@ -658,55 +309,24 @@ TLSR_EXPORT struct tlsr_store *tlsr_attach_lock(struct tlsr_attach *att)
 {
     if (att == NULL)
         return NULL;
-    pthread_mutex_lock(&att->lock);
-    if (att->store != NULL)
-        drain_locked(att, -1);  /* calls see every captured session */
-    return att->store;
+    pthread_mutex_lock(&att->w.lock);
+    tlsri_writer_drain_locked(&att->w, -1);  /* calls see every capture */
+    return att->store;          /* a queue attach: NULL, nothing drained */
 }
 
 TLSR_EXPORT void tlsr_attach_unlock(struct tlsr_attach *att)
 {
     if (att != NULL)
-        pthread_mutex_unlock(&att->lock);
+        pthread_mutex_unlock(&att->w.lock);
 }
 
 TLSR_EXPORT int tlsr_attach_flush(struct tlsr_attach *att, int timeout_ms,
                                   struct tlsr_error *err)
 {
-    struct timespec abs;
-    double until = -1;
-    int rc, empty;
-
     tlsri_error_clear(err);
     if (att == NULL)
         return tlsri_error_set(err, TLSR_EINVAL, "attach is NULL");
-    if (att->store == NULL)     /* a queue attach: the binding writes */
-        return TLSR_OK;
-    if (timeout_ms < 0) {
-        rc = pthread_mutex_lock(&att->lock);
-    } else {
-        until = mono_now() + timeout_ms / 1000.0;
-        /* pthread_mutex_timedlock counts in CLOCK_REALTIME. */
-        clock_gettime(CLOCK_REALTIME, &abs);
-        abs.tv_sec += timeout_ms / 1000;
-        abs.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (abs.tv_nsec >= 1000000000L) {
-            abs.tv_sec++;
-            abs.tv_nsec -= 1000000000L;
-        }
-        rc = pthread_mutex_timedlock(&att->lock, &abs);
-    }
-    if (rc != 0)
-        return tlsri_error_set(err, TLSR_EIO,
-                               "pending writes not done in %d ms (the "
-                               "store is busy)", timeout_ms);
-    empty = drain_locked(att, until);
-    pthread_mutex_unlock(&att->lock);
-    if (!empty)
-        return tlsri_error_set(err, TLSR_EIO,
-                               "pending writes not done in %d ms",
-                               timeout_ms);
-    return TLSR_OK;
+    return tlsri_writer_flush(&att->w, timeout_ms, err);  /* queue: OK */
 }
 
 TLSR_EXPORT struct tlsr_attach *tlsr_attach_get(const struct ssl_ctx_st *ctx)
@@ -732,7 +352,6 @@ TLSR_EXPORT int tlsr_attach_ctx(struct tlsr_attach *att,
                                 struct tlsr_error *err)
 {
     struct tlsr_attach *old;
-    struct capture *ring = NULL;
     int (*cb)(SSL *, SSL_SESSION *);
     int rc;
 
@@ -741,15 +360,9 @@ TLSR_EXPORT int tlsr_attach_ctx(struct tlsr_attach *att,
         return tlsri_error_set(err, TLSR_EINVAL, "ctx is NULL");
     if ((rc = indexes(err)) != TLSR_OK)
         return rc;
-    if (att != NULL) {          /* the ring, once: the callback never allocates */
-        pthread_mutex_lock(&att->qlock);
-        if (att->ring == NULL
-            && (att->ring = calloc(QUEUE_SIZE, sizeof(*ring))) == NULL) {
-            pthread_mutex_unlock(&att->qlock);
-            return tlsri_error_set(err, TLSR_ENOMEM, "out of memory");
-        }
-        pthread_mutex_unlock(&att->qlock);
-    }
+    /* The ring, once: the callback never allocates. */
+    if (att != NULL && (rc = tlsri_writer_reserve(&att->w, err)) != TLSR_OK)
+        return rc;
     pthread_mutex_lock(&ctx_lock);
     cb = SSL_CTX_sess_get_new_cb(ctx);
     if (cb != NULL && cb != new_session_cb) {

@@ -15,12 +15,25 @@
  * session's sid_ctx with the connection's (ssl_get_prev_session) and a
  * mismatch is a miss.
  *
- * The callbacks run on the handshake path: the get callback reads only the
- * local store (a stat when the entry's directory is cached); the new-session
- * callback writes one small file (temporary + rename, no fsync) and never
- * runs the store's eviction (see room()).  A store that fails is a miss
- * and an uncached session, never a failed handshake; the first failure
- * goes to the warn hook.
+ * The callbacks run on the handshake path, often in an event loop: the
+ * new-session and remove callbacks only queue a job (a copy of the session
+ * or its id; csrc/writer.c: a bounded ring, no I/O, never a wait for the
+ * store) that the cache's writer thread writes within ~20 ms (one small
+ * file: temporary + rename, no fsync; the store's eviction never runs, see
+ * room()).  The remove is queued too: an unlink is directory I/O, and a
+ * synchronous one would have to wait for the write of the same id (it
+ * must land after it).  The get callback first looks at the queue (the
+ * newest job for the id decides: a session not yet written resumes, a
+ * queued removal is a miss), then reads the local store (a stat when the
+ * entry's directory is cached) on the handshake's thread without the
+ * write lock: a store handle's only mutable state is its caches, which
+ * have their own mutex, and its files are made for concurrent processes.
+ * Other processes see a new session once written: tlsr_server_cache_flush
+ * writes the queue now.  A store that fails is a miss and an uncached
+ * session, never a failed handshake; the first failure goes to the warn
+ * hook, called on a handshake's (or flush's) thread, never the writer's:
+ * a binding's hook may need a lock (its interpreter's) held by a thread
+ * that waits for the writer.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -31,19 +44,38 @@
 #include <openssl/ssl.h>
 
 #include "store.h"
+#include "writer.h"
+
+enum { JOB_NONE, JOB_PUT, JOB_REMOVE, PENDING_MAX = 3 };
+
+/* Jobs waiting for the writer: a server makes sessions in bursts (every
+ * full handshake), and the writer looks every 20 ms when busy. */
+enum { QUEUE_SIZE = 1024 };
+
+/* One queued write. */
+struct job {
+    int op;                         /* JOB_*; NONE: taken by a lookup */
+    SSL_SESSION *sess;              /* JOB_PUT: our private copy */
+    unsigned int id_len;
+    unsigned char id[SSL_MAX_SSL_SESSION_ID_LENGTH];
+};
 
 struct tlsr_server_cache {
+    struct tlsri_writer w;          /* w.lock: writes, count, count_checked */
     int refs;                       /* guarded by reg_lock */
-    pthread_mutex_t lock;           /* serializes calls on store */
     struct tlsr_store *store;       /* our own handle (tlsri_store_dup) */
-    long long count;                /* entries after our last put (lock) */
+    long long count;                /* entries after our last put */
     int64_t count_checked;          /* when a full store was last re-read */
     char scope[249];
     pthread_mutex_t stat_lock;      /* stats, first error, warn hook */
     struct tlsr_server_cache_stats stats;
-    int warned, warned_full;
+    int warned, warned_full, warned_dropped;
     tlsr_warn_fn warn;
     void *warn_arg;
+    /* Warnings not yet given to the hook (see the top). */
+    int npending;
+    int pending_code[PENDING_MAX];
+    char pending_msg[PENDING_MAX][TLSR_ERRMSG_SIZE];
 };
 
 /* Guards every ctx's ex_data slot together with the references it holds:
@@ -52,6 +84,23 @@ struct tlsr_server_cache {
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static CRYPTO_ONCE index_once = CRYPTO_ONCE_STATIC_INIT;
 static int ctx_index = -1;
+static pthread_once_t handlers_once = PTHREAD_ONCE_INIT;
+
+/* fork(): reg_lock is taken before the writers' locks (writer.c). */
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&reg_lock);
+}
+
+static void fork_release(void)
+{
+    pthread_mutex_unlock(&reg_lock);
+}
+
+static void process_handlers(void)
+{
+    tlsri_writer_atfork(fork_prepare, fork_release, fork_release);
+}
 
 static void cache_release(struct tlsr_server_cache *sc)
 {
@@ -64,8 +113,9 @@ static void cache_release(struct tlsr_server_cache *sc)
     pthread_mutex_unlock(&reg_lock);
     if (!last)
         return;
+    if (sc->w.ops != NULL)
+        tlsri_writer_destroy(&sc->w);   /* writes what is queued */
     tlsr_store_free(sc->store);
-    pthread_mutex_destroy(&sc->lock);
     pthread_mutex_destroy(&sc->stat_lock);
     free(sc);
 }
@@ -110,14 +160,11 @@ static void count(struct tlsr_server_cache *sc, uint64_t *field)
     pthread_mutex_unlock(&sc->stat_lock);
 }
 
-/* Count a problem; the first of its kind goes to the warn hook (called
- * with no lock held: a binding's hook may take its interpreter's lock). */
+/* Count a problem; the first of its kind is kept for the warn hook
+ * (deliver()). */
 static void notice(struct tlsr_server_cache *sc, uint64_t *counter,
                    int *warned, int code, const char *msg)
 {
-    tlsr_warn_fn fn = NULL;
-    void *arg = NULL;
-
     pthread_mutex_lock(&sc->stat_lock);
     (*counter)++;
     if (!*warned) {
@@ -127,12 +174,37 @@ static void notice(struct tlsr_server_cache *sc, uint64_t *counter,
             snprintf(sc->stats.first_error, sizeof(sc->stats.first_error),
                      "%s", msg);
         }
-        fn = sc->warn;
-        arg = sc->warn_arg;
+        if (sc->npending < PENDING_MAX) {
+            sc->pending_code[sc->npending] = code;
+            snprintf(sc->pending_msg[sc->npending],
+                     sizeof(sc->pending_msg[0]), "%s", msg);
+            sc->npending++;
+        }
     }
     pthread_mutex_unlock(&sc->stat_lock);
-    if (fn != NULL)
-        fn(arg, code, msg);
+}
+
+/* Give kept warnings to the hook, with no lock held (a binding's hook may
+ * take its interpreter's lock); never on the writer thread. */
+static void deliver(struct tlsr_server_cache *sc)
+{
+    char msg[PENDING_MAX][TLSR_ERRMSG_SIZE];
+    int code[PENDING_MAX], n, i;
+    tlsr_warn_fn fn;
+    void *arg;
+
+    pthread_mutex_lock(&sc->stat_lock);
+    n = sc->npending;
+    sc->npending = 0;
+    fn = sc->warn;
+    arg = sc->warn_arg;
+    for (i = 0; i < n; i++) {
+        code[i] = sc->pending_code[i];
+        memcpy(msg[i], sc->pending_msg[i], sizeof(msg[i]));
+    }
+    pthread_mutex_unlock(&sc->stat_lock);
+    for (i = 0; fn != NULL && i < n; i++)
+        fn(arg, code[i], msg[i]);
 }
 
 static void failed(struct tlsr_server_cache *sc, const char *what,
@@ -148,7 +220,7 @@ static void failed(struct tlsr_server_cache *sc, const char *what,
 }
 
 /*
- * Whether a new session may be written (sc->lock held).  The store's own
+ * Whether a new session may be written (sc->w.lock held).  The store's own
  * eviction walks the whole store (seconds at 100,000 entries): never on the
  * handshake path.  A store at max_entries takes no new server sessions
  * until prune makes room; the count is re-read at most once a second.
@@ -175,14 +247,85 @@ static int tls13_stateful(uint64_t options, uint32_t max_early_data)
            || (max_early_data > 0 && (options & SSL_OP_NO_ANTI_REPLAY) == 0);
 }
 
+/* ---- the writer's side (sc->w.lock held) -------------------------------- */
+
+static void write_put(struct tlsr_server_cache *sc, const struct job *j,
+                      const struct tlsri_key *key)
+{
+    struct tlsr_error e = { 0, "" };
+    int rc;
+
+    if (!room(sc)) {
+        notice(sc, &sc->stats.full, &sc->warned_full, TLSR_EIO,
+               "store is full (max_entries): new sessions are not shared "
+               "until it is pruned (tlsresume store prune DIR)");
+        return;
+    }
+    rc = tlsri_store_put_key(sc->store, key, j->sess, 0, &sc->count, &e);
+    if (rc == TLSR_OK)
+        count(sc, &sc->stats.stored);
+    else if (rc != TLSR_ENOTRESUMABLE)      /* already expired: no fault */
+        failed(sc, "saving a session", &e);
+}
+
+static void write_job(void *owner, void *item)
+{
+    struct tlsr_server_cache *sc = owner;
+    struct job *j = item;
+    struct tlsr_error e = { 0, "" };
+    struct tlsri_key key;
+    int rc;
+
+    if (j->op != JOB_NONE
+        && tlsri_key_init_server(&key, j->id, j->id_len, sc->scope, &e)
+           == TLSR_OK) {
+        if (j->op == JOB_PUT) {
+            write_put(sc, j, &key);
+        } else {
+            rc = tlsri_store_remove_key(sc->store, &key, &e);
+            if (rc > 0)
+                count(sc, &sc->stats.removed);
+            else if (rc < 0)
+                failed(sc, "removing a session", &e);
+        }
+    }
+    SSL_SESSION_free(j->sess);
+}
+
+static void drop_job(void *owner, void *item)
+{
+    SSL_SESSION_free(((struct job *)item)->sess);
+}
+
+static const struct tlsri_writer_ops job_ops = { write_job, drop_job };
+
+/* ---- the callbacks (handshake path: no I/O but the get's read) ---------- */
+
+/* Queue a job; a full queue loses it (counted, warned once). */
+static void queue(struct tlsr_server_cache *sc, int op, SSL_SESSION *copy,
+                  const unsigned char *id, unsigned int len)
+{
+    struct job j;
+
+    memset(&j, 0, sizeof(j));
+    j.op = op;
+    j.sess = copy;
+    j.id_len = len;
+    memcpy(j.id, id, len);
+    if (tlsri_writer_push(&sc->w, &j) != 0) {
+        SSL_SESSION_free(copy);
+        notice(sc, &sc->stats.dropped, &sc->warned_dropped, TLSR_EIO,
+               "writes fall behind (1024 queued): new sessions are not "
+               "shared while the store is this slow");
+    }
+}
+
 static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
 {
     struct tlsr_server_cache *sc;
-    struct tlsr_error e = { 0, "" };
-    struct tlsri_key key;
     const unsigned char *id;
+    SSL_SESSION *copy;
     unsigned int len;
-    int rc;
 
     if (!SSL_is_server(ssl))
         return 0;
@@ -190,28 +333,46 @@ static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
         && !tls13_stateful(SSL_get_options(ssl), SSL_get_max_early_data(ssl)))
         return 0;
     id = SSL_SESSION_get_id(sess, &len);
-    if (len == 0 || (sc = cache_of(SSL_get_SSL_CTX(ssl))) == NULL)
+    if (len == 0 || len > SSL_MAX_SSL_SESSION_ID_LENGTH
+        || (sc = cache_of(SSL_get_SSL_CTX(ssl))) == NULL)
         return 0;
-    if (tlsri_key_init_server(&key, id, len, sc->scope, &e) == TLSR_OK) {
-        int full;
-
-        pthread_mutex_lock(&sc->lock);
-        full = !room(sc);
-        rc = full ? TLSR_OK
-                  : tlsri_store_put_key(sc->store, &key, sess, 0, &sc->count,
-                                        &e);
-        pthread_mutex_unlock(&sc->lock);
-        if (full)
-            notice(sc, &sc->stats.full, &sc->warned_full, TLSR_EIO,
-                   "store is full (max_entries): new sessions are not "
-                   "shared until it is pruned (tlsresume store prune DIR)");
-        else if (rc == TLSR_OK)
-            count(sc, &sc->stats.stored);
-        else if (rc != TLSR_ENOTRESUMABLE)  /* already expired: no fault */
-            failed(sc, "saving a session", &e);
-    }
+    /* A private copy: the connection keeps changing its own (OpenSSL
+     * marks it not resumable in place on a bad close). */
+    copy = SSL_SESSION_dup(sess);
+    if (copy != NULL)
+        queue(sc, JOB_PUT, copy, id, len);
+    deliver(sc);
     cache_release(sc);
     return 0;   /* 0: OpenSSL keeps its reference */
+}
+
+/* A lookup in the queue, newest job first. */
+struct find {
+    const unsigned char *id;
+    unsigned int len;
+    int take;
+    SSL_SESSION *sess;              /* a reference, when found */
+};
+
+static int find_job(void *arg, void *item)
+{
+    struct find *f = arg;
+    struct job *j = item;
+
+    if (j->op == JOB_NONE || j->id_len != f->len
+        || memcmp(j->id, f->id, f->len) != 0)
+        return 0;
+    if (j->op == JOB_REMOVE)
+        return -1;                  /* removed: a miss, not in the store */
+    if (f->take) {                  /* never written: no one else has it */
+        f->sess = j->sess;
+        j->sess = NULL;
+        j->op = JOB_NONE;
+    } else {
+        SSL_SESSION_up_ref(j->sess);
+        f->sess = j->sess;
+    }
+    return 1;
 }
 
 static SSL_SESSION *get_session_cb(SSL *ssl, const unsigned char *id,
@@ -220,24 +381,35 @@ static SSL_SESSION *get_session_cb(SSL *ssl, const unsigned char *id,
     struct tlsr_server_cache *sc;
     struct tlsr_error e = { 0, "" };
     struct tlsri_key key;
+    struct find f;
     SSL_SESSION *sess = NULL;
     const unsigned char *sid;
     unsigned int slen, clen;
-    int take;
+    int queued;
 
     *copy = 0;      /* the session we return is OpenSSL's to free */
-    if (len <= 0 || (sc = cache_of(SSL_get_SSL_CTX(ssl))) == NULL)
+    if (len <= 0 || len > SSL_MAX_SSL_SESSION_ID_LENGTH
+        || (sc = cache_of(SSL_get_SSL_CTX(ssl))) == NULL)
         return NULL;
     /* With anti-replay, OpenSSL uses a TLS 1.3 session once: take it, so
      * two processes cannot both accept it. */
-    take = SSL_version(ssl) == TLS1_3_VERSION
-           && SSL_get_max_early_data(ssl) > 0
-           && (SSL_get_options(ssl) & SSL_OP_NO_ANTI_REPLAY) == 0;
-    if (tlsri_key_init_server(&key, id, (size_t)len, sc->scope, &e)
-        == TLSR_OK) {
-        pthread_mutex_lock(&sc->lock);
-        sess = tlsri_store_fetch_key(sc->store, &key, take, NULL, NULL, &e);
-        pthread_mutex_unlock(&sc->lock);
+    f.take = SSL_version(ssl) == TLS1_3_VERSION
+             && SSL_get_max_early_data(ssl) > 0
+             && (SSL_get_options(ssl) & SSL_OP_NO_ANTI_REPLAY) == 0;
+    f.id = id;
+    f.len = (unsigned int)len;
+    f.sess = NULL;
+    queued = tlsri_writer_find(&sc->w, find_job, &f);
+    if (queued > 0) {
+        /* Never the queue's object: OpenSSL changes a session it resumes
+         * (not_resumable) while the writer may be serializing it. */
+        sess = SSL_SESSION_dup(f.sess);
+        SSL_SESSION_free(f.sess);
+    } else if (queued == 0
+               && tlsri_key_init_server(&key, id, (size_t)len, sc->scope, &e)
+                  == TLSR_OK) {
+        /* No write lock (see the top): never waits for the writer. */
+        sess = tlsri_store_fetch_key(sc->store, &key, f.take, NULL, NULL, &e);
         if (sess == NULL && e.code != TLSR_ENOTFOUND)
             failed(sc, "a session lookup", &e);
     }
@@ -254,6 +426,7 @@ static SSL_SESSION *get_session_cb(SSL *ssl, const unsigned char *id,
         }
     }
     count(sc, sess != NULL ? &sc->stats.hits : &sc->stats.misses);
+    deliver(sc);
     cache_release(sc);
     return sess;
 }
@@ -261,28 +434,19 @@ static SSL_SESSION *get_session_cb(SSL *ssl, const unsigned char *id,
 static void remove_session_cb(SSL_CTX *ctx, SSL_SESSION *sess)
 {
     struct tlsr_server_cache *sc;
-    struct tlsr_error e = { 0, "" };
-    struct tlsri_key key;
     const unsigned char *id;
     unsigned int len;
-    int rc;
 
     if (SSL_SESSION_get_protocol_version(sess) == TLS1_3_VERSION
         && !tls13_stateful(SSL_CTX_get_options(ctx),
                            SSL_CTX_get_max_early_data(ctx)))
         return;
     id = SSL_SESSION_get_id(sess, &len);
-    if (len == 0 || (sc = cache_of(ctx)) == NULL)
+    if (len == 0 || len > SSL_MAX_SSL_SESSION_ID_LENGTH
+        || (sc = cache_of(ctx)) == NULL)
         return;
-    if (tlsri_key_init_server(&key, id, len, sc->scope, &e) == TLSR_OK) {
-        pthread_mutex_lock(&sc->lock);
-        rc = tlsri_store_remove_key(sc->store, &key, &e);
-        pthread_mutex_unlock(&sc->lock);
-        if (rc > 0)
-            count(sc, &sc->stats.removed);
-        else if (rc < 0)
-            failed(sc, "removing a session", &e);
-    }
+    queue(sc, JOB_REMOVE, NULL, id, len);
+    deliver(sc);
     cache_release(sc);
 }
 
@@ -307,13 +471,7 @@ TLSR_EXPORT struct tlsr_server_cache *tlsr_server_cache_new(
         tlsri_error_set(err, TLSR_ENOMEM, "out of memory");
         return NULL;
     }
-    if (pthread_mutex_init(&sc->lock, NULL) != 0) {
-        free(sc);
-        tlsri_error_set(err, TLSR_ENOMEM, "cannot create a mutex");
-        return NULL;
-    }
     if (pthread_mutex_init(&sc->stat_lock, NULL) != 0) {
-        pthread_mutex_destroy(&sc->lock);
         free(sc);
         tlsri_error_set(err, TLSR_ENOMEM, "cannot create a mutex");
         return NULL;
@@ -321,8 +479,16 @@ TLSR_EXPORT struct tlsr_server_cache *tlsr_server_cache_new(
     sc->refs = 1;
     sc->count = -1;
     strcpy(sc->scope, scope);
+    pthread_once(&handlers_once, process_handlers);
     sc->store = tlsri_store_dup(store, err);
-    if (sc->store == NULL) {
+    if (sc->store == NULL
+        || tlsri_writer_init(&sc->w, sizeof(struct job), QUEUE_SIZE,
+                             &job_ops, sc, err) != TLSR_OK) {
+        cache_release(sc);
+        return NULL;
+    }
+    /* The ring now: a callback never allocates it. */
+    if (tlsri_writer_reserve(&sc->w, err) != TLSR_OK) {
         cache_release(sc);
         return NULL;
     }
@@ -332,6 +498,20 @@ TLSR_EXPORT struct tlsr_server_cache *tlsr_server_cache_new(
 TLSR_EXPORT void tlsr_server_cache_free(struct tlsr_server_cache *sc)
 {
     cache_release(sc);
+}
+
+TLSR_EXPORT int tlsr_server_cache_flush(struct tlsr_server_cache *sc,
+                                        int timeout_ms,
+                                        struct tlsr_error *err)
+{
+    int rc;
+
+    tlsri_error_clear(err);
+    if (sc == NULL)
+        return tlsri_error_set(err, TLSR_EINVAL, "cache is NULL");
+    rc = tlsri_writer_flush(&sc->w, timeout_ms, err);
+    deliver(sc);
+    return rc;
 }
 
 TLSR_EXPORT int tlsr_server_cache_set_warn(struct tlsr_server_cache *sc,

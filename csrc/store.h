@@ -85,7 +85,10 @@ struct tlsr_store {
     int sealed;
     uint8_t seal_key[TLSRI_SEAL_KEY_LEN];
     uint8_t key_id[TLSRI_SEAL_KEYID_LEN];
-    pthread_mutex_t lock;           /* guards the two caches */
+    /* Guards the two caches; every other field is set at open, so calls
+     * on one handle from several threads are as safe as from several
+     * processes (server_cache.c reads while its writer writes). */
+    pthread_mutex_t lock;
     struct tlsri_sess_slot *sess_cache;
     struct tlsri_dir_slot *dir_cache;
 };

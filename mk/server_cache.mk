@@ -17,3 +17,20 @@ bench-server-cache: $(B)/bench/server_cache_bench
 
 BENCH_TARGETS += bench-server-cache
 .PHONY: bench-server-cache
+
+# Time inside the server new-session callback (figures only).
+$(B)/bench/server_cache_cb_bench: bench/server_cache_cb_bench.c \
+        tests/c/tls_pair.c tests/c/tls_pair.h $(B)/libtlsresume.a
+	@mkdir -p $(@D)
+	$(CC) $(STD) $(WARN) -O2 -g -Icsrc -Itests/c -o $@ \
+	    bench/server_cache_cb_bench.c tests/c/tls_pair.c \
+	    $(B)/libtlsresume.a $(SSL_LIBS) -ldl
+
+bench-server-cache-cb: $(B)/bench/server_cache_cb_bench
+	@mkdir -p $(BENCH_OUT)
+	{ $(B)/bench/server_cache_cb_bench 2000 batch && \
+	  $(B)/bench/server_cache_cb_bench 1000 paced; } \
+	    | tee $(BENCH_OUT)/server_cache_cb.txt
+
+BENCH_TARGETS += bench-server-cache-cb
+.PHONY: bench-server-cache-cb

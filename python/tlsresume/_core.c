@@ -1141,19 +1141,53 @@ static PyObject *core_server_cache_stats(PyObject *m, PyObject *ctx)
     tlsr_server_cache_free(sc);
     if (rc != 0)
         return raise_err(st, &err);
-    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:s}",
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:s}",
                          "stored", (unsigned long long)s.stored,
                          "hits", (unsigned long long)s.hits,
                          "misses", (unsigned long long)s.misses,
                          "removed", (unsigned long long)s.removed,
                          "failures", (unsigned long long)s.failures,
                          "full", (unsigned long long)s.full,
+                         "dropped", (unsigned long long)s.dropped,
                          "first_error", s.first_error);
+}
+
+/*
+ * server_cache_flush(ctx, timeout_ms): write what ctx's server cache has
+ * queued (timeout_ms < 0: no limit).  True when none is left, False when
+ * the time ran out; True as well for a context without a cache.
+ */
+static PyObject *core_server_cache_flush(PyObject *m, PyObject *args)
+{
+    core_state *st = get_state(m);
+    struct tlsr_server_cache *sc;
+    struct tlsr_error err;
+    PyObject *ctx;
+    SSL_CTX *sctx;
+    int ms, rc;
+
+    if (!PyArg_ParseTuple(args, "Oi:server_cache_flush", &ctx, &ms))
+        return NULL;
+    if ((sctx = context_ptr(st, ctx)) == NULL)
+        return NULL;
+    if ((sc = tlsr_server_cache_get(sctx)) == NULL)
+        Py_RETURN_TRUE;
+    /* The writer never needs the GIL; the warn hook takes it. */
+    Py_BEGIN_ALLOW_THREADS
+    rc = tlsr_server_cache_flush(sc, ms, &err);
+    tlsr_server_cache_free(sc);
+    Py_END_ALLOW_THREADS
+    if (rc == TLSR_EIO)
+        Py_RETURN_FALSE;
+    if (rc < 0)
+        return raise_err(st, &err);
+    Py_RETURN_TRUE;
 }
 
 static PyMethodDef server_cache_functions[] = {
     {"server_cache_detach", core_server_cache_detach, METH_O, NULL},
     {"server_cache_stats", core_server_cache_stats, METH_O, NULL},
+    {"server_cache_flush", core_server_cache_flush, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL}
 };
 

@@ -32,7 +32,10 @@ def session_cache(ctx, store, *, scope=""):
     session resumes only where the session-id context is the same (CPython
     server contexts all use "Python"); scope separates fleets that share a
     store.  A store that fails gives full handshakes, never a failed one,
-    and one RuntimeWarning.  Calling again with the same store changes
+    and one RuntimeWarning.  New sessions are written by a thread of the
+    cache's own, within ~20 ms, never inside the handshake: this process
+    resumes them at once, other processes once written (flush() waits for
+    that).  Calling again with the same store changes
     nothing; another store is refused (detach first: store=None).  With an
     sni_callback that switches contexts, give each context the cache.
     """
@@ -56,9 +59,28 @@ def session_cache(ctx, store, *, scope=""):
     store._store.server_cache(ctx, scope)
 
 
+def flush(ctx, timeout=1.0):
+    """Wait until the sessions (and removals) ctx's session cache queued are
+    in the store, at most timeout seconds (None: no limit).  True when all
+    are written (or ctx has no cache), False when the time ran out."""
+    if not isinstance(ctx, ssl.SSLContext):
+        raise TypeError("ctx must be an ssl.SSLContext, not %s"
+                        % type(ctx).__name__)
+    if timeout is None:
+        ms = -1
+    elif isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+        if not timeout >= 0:
+            raise _error(_core.TLSR_EINVAL, "timeout must be >= 0 or None")
+        ms = int(min(timeout, 2**31 / 1000 - 1) * 1000)
+    else:
+        raise TypeError("timeout must be a number or None")
+    return _core.server_cache_flush(ctx, ms)
+
+
 def session_cache_stats(ctx):
     """Counters of ctx's shared session cache (stored, hits, misses,
-    removed, failures, full, first_error), or None if it has none."""
+    removed, failures, full, dropped, first_error), or None if it has
+    none."""
     if not isinstance(ctx, ssl.SSLContext):
         raise TypeError("ctx must be an ssl.SSLContext, not %s"
                         % type(ctx).__name__)

@@ -1,6 +1,10 @@
-/* Queue attaches (csrc/attach_queue.c): captures wait for the binding,
- * the new-session callback does no store I/O. */
+/* Queue attaches (csrc/attach.c on a csrc/writer.c queue): captures wait
+ * for the binding, the new-session callback does no store I/O. */
+#include <pthread.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <openssl/ssl.h>
 
@@ -134,6 +138,120 @@ static void full_queue_drops_and_free_releases_queued(void)
     SSL_CTX_free(sctx);
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct popper {
+    struct tlsr_attach *att;
+    int rc;
+    double took;
+};
+
+static void *pop_wait(void *arg)
+{
+    struct popper *p = arg;
+    char host[256], context[256];
+    SSL_SESSION *sess = NULL;
+    int port;
+    double t0 = now_s();
+
+    p->rc = tlsr_attach_pop(p->att, 20000, host, &port, context, &sess, NULL);
+    p->took = now_s() - t0;
+    SSL_SESSION_free(sess);
+    return NULL;
+}
+
+/* A pop asleep on an idle queue (no capture for long: the long sleep) is
+ * woken by the callback's capture, not by its timeout. */
+static void waiting_pop_is_woken_by_a_capture(void)
+{
+    SSL_CTX *sctx = tp_server_ctx(TP_EC, TLS1_2_VERSION);
+    SSL_CTX *cctx = tp_client_ctx(TLS1_2_VERSION);
+    struct popper p = { tlsr_attach_new_queue(NULL), -1, 0 };
+    struct tlsr_error err;
+    pthread_t th;
+    int reused;
+
+    CHECK(sctx != NULL && cctx != NULL && p.att != NULL);
+    CHECK_CODE(tlsr_attach_ctx(p.att, cctx, &err), TLSR_OK, &err);
+    CHECK(pthread_create(&th, NULL, pop_wait, &p) == 0);
+    usleep(100000);
+    CHECK(connect_once(sctx, cctx, 1, NULL, &reused));
+    pthread_join(th, NULL);
+    CHECK_EQ_INT(p.rc, 1);
+    CHECK(p.took < 10.0);
+    CHECK_CODE(tlsr_attach_ctx(NULL, cctx, &err), TLSR_OK, &err);
+    tlsr_attach_free(p.att);
+    SSL_CTX_free(sctx);
+    SSL_CTX_free(cctx);
+}
+
+/* A fork child drops the captures its parent had queued (the parent's
+ * binding writes those: never twice) and pops its own; the parent's stay. */
+static void regression_fork_child_never_pops_the_parents_captures(void)
+{
+    SSL_CTX *sctx = tp_server_ctx(TP_EC, TLS1_2_VERSION);
+    SSL_CTX *cctx = tp_client_ctx(TLS1_2_VERSION);
+    struct tlsr_attach *att = tlsr_attach_new_queue(NULL);
+    struct tlsr_error err;
+    char host[256], context[256];
+    SSL_SESSION *sess = NULL;
+    int port, reused, fds[2], status, n = 0;
+    char code = 9;
+    pid_t pid;
+
+    CHECK(sctx != NULL && cctx != NULL && att != NULL);
+    CHECK_CODE(tlsr_attach_ctx(att, cctx, &err), TLSR_OK, &err);
+    CHECK(connect_once(sctx, cctx, 1, NULL, &reused));
+    CHECK(connect_once(sctx, cctx, 1, NULL, &reused));
+    CHECK_EQ_INT(tlsr_attach_pending(att), 2);
+    CHECK(pipe(fds) == 0);
+    pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        alarm(20);
+        code = 0;
+        if (tlsr_attach_pending(att) != 0
+            || tlsr_attach_pop(att, 0, host, &port, context, &sess, NULL)
+                   != 0)
+            code = 2;
+        else if (!connect_once(sctx, cctx, 1, NULL, &reused)
+                 || tlsr_attach_pending(att) != 1
+                 || tlsr_attach_pop(att, 0, host, &port, context, &sess,
+                                    NULL) != 1
+                 || strcmp(host, "localhost") != 0)
+            code = 3;
+        SSL_SESSION_free(sess);
+        /* The verdict through a pipe, then exec: no leak report for what
+         * the parent's objects hold in the child. */
+        if (write(fds[1], &code, 1) != 1)
+            _exit(4);
+        execl("/bin/true", "true", (char *)NULL);
+        _exit(0);
+    }
+    close(fds[1]);
+    CHECK(pid > 0 && read(fds[0], &code, 1) == 1);
+    close(fds[0]);
+    if (pid > 0)
+        waitpid(pid, &status, 0);
+    CHECK_EQ_INT(code, 0);
+    CHECK_EQ_INT(tlsr_attach_pending(att), 2);
+    while (tlsr_attach_pop(att, 0, host, &port, context, &sess, &err) == 1) {
+        SSL_SESSION_free(sess);
+        n++;
+    }
+    CHECK_EQ_INT(n, 2);
+    CHECK_CODE(tlsr_attach_ctx(NULL, cctx, &err), TLSR_OK, &err);
+    tlsr_attach_free(att);
+    SSL_CTX_free(sctx);
+    SSL_CTX_free(cctx);
+}
+
 static void queue_misuse_is_einval(void)
 {
     struct tlsr_error err;
@@ -148,4 +266,6 @@ static void queue_misuse_is_einval(void)
 
 TESTS(T(queue_attach_hands_each_capture_to_pop),
       T(full_queue_drops_and_free_releases_queued),
+      T(waiting_pop_is_woken_by_a_capture),
+      T(regression_fork_child_never_pops_the_parents_captures),
       T(queue_misuse_is_einval))

@@ -2,13 +2,18 @@
  * The server session cache (csrc/server_cache.c): two server SSL_CTXs, as
  * two processes would have, share one store and resume each other's
  * session IDs (TLS 1.2) and stateful tickets (TLS 1.3 with
- * SSL_OP_NO_TICKET), through real in-memory handshakes.
+ * SSL_OP_NO_TICKET), through real in-memory handshakes.  New sessions
+ * reach the store through the cache's writer thread: flush() writes them
+ * now, where another context (another process) must see them at once.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/ssl.h>
@@ -101,6 +106,22 @@ static int stats(SSL_CTX *ctx, struct tlsr_server_cache_stats *out)
     return rc;
 }
 
+/* Write what ctx's cache has queued (as ~20 ms would); 0 if no cache. */
+static int flush(SSL_CTX *ctx)
+{
+    struct tlsr_server_cache *sc = tlsr_server_cache_get(ctx);
+    struct tlsr_error err;
+    int rc;
+
+    if (sc == NULL)
+        return 0;
+    rc = tlsr_server_cache_flush(sc, 5000, &err);
+    if (rc != 0)
+        fprintf(stderr, "  flush: %s\n", err.msg);
+    tlsr_server_cache_free(sc);
+    return rc;
+}
+
 /* Full handshake on a, then resume on b: returns reused (or -1). */
 static int resume_across(SSL_CTX *a, SSL_CTX *b, int version)
 {
@@ -109,6 +130,8 @@ static int resume_across(SSL_CTX *a, SSL_CTX *b, int version)
     int reused = -1, r2 = -1;
 
     s = tp_connect(a, cli, NULL, &reused);
+    if (flush(a) != 0)
+        reused = -1;
     if (s == NULL || reused != 0) {
         SSL_SESSION_free(s);
         SSL_CTX_free(cli);
@@ -136,6 +159,7 @@ static void two_servers_share(int version)
         CHECK_EQ_INT(resume_across(a, b, version), 1);
         CHECK_EQ_INT(resume_across(b, a, version), 1);
     }
+    CHECK(flush(a) == 0 && flush(b) == 0);
     CHECK_EQ_INT(stats(a, &sa), 0);
     CHECK_EQ_INT(stats(b, &sb), 0);
     CHECK(sa.stored >= 3 && sb.stored >= 3);
@@ -229,11 +253,12 @@ static void expired_entries_are_not_served(void)
 
     CHECK(st != NULL && a != NULL && b != NULL && cli != NULL);
     CHECK(share(st, a) == 0 && share(st, b) == 0);
-    SSL_CTX_set_timeout(a, 1);          /* the session's own timeout */
+    SSL_CTX_set_timeout(a, 2);          /* the session's own timeout */
     s = tp_connect(a, cli, NULL, &reused);
     CHECK(s != NULL && reused == 0);
+    CHECK_EQ_INT(flush(a), 0);
     CHECK_EQ_INT(tlsr_store_count(st, NULL), 1);
-    sleep(2);
+    sleep(3);
     s2 = tp_connect(b, cli, s, &reused);
     CHECK(s2 != NULL);
     CHECK_EQ_INT(reused, 0);
@@ -305,6 +330,7 @@ static void regression_server_and_client_keys_never_meet(void)
     CHECK(share(st, a) == 0 && share(st, b) == 0);
     s = tp_connect(a, cli, NULL, &reused);
     CHECK(s != NULL);
+    CHECK_EQ_INT(flush(a), 0);
     id = SSL_SESSION_get_id(s, &len);
     for (i = 0; i < len; i++)
         sprintf(hex + 2 * i, "%02x", id[i]);
@@ -320,6 +346,7 @@ static void regression_server_and_client_keys_never_meet(void)
     CHECK_CODE(tlsr_store_put(st, hex, 443, "server:", s, &err), 0, &err);
     CHECK_EQ_INT(tlsr_store_count(st, NULL), 2);
     SSL_CTX_remove_session(a, s);   /* the server's remove callback */
+    CHECK_EQ_INT(flush(a), 0);
     CHECK_EQ_INT(tlsr_store_count(st, NULL), 1);
     g = tp_connect(b, cli, s, &reused);
     CHECK(g != NULL);
@@ -350,8 +377,10 @@ static void remove_callback_removes_the_entry(void)
     CHECK(share(st, a) == 0 && share(st, b) == 0);
     s = tp_connect(a, cli, NULL, &reused);
     CHECK(s != NULL);
+    CHECK_EQ_INT(flush(a), 0);
     CHECK_EQ_INT(tlsr_store_count(st, NULL), 1);
     SSL_CTX_remove_session(a, s);   /* what a bad close does */
+    CHECK_EQ_INT(flush(a), 0);
     CHECK_EQ_INT(tlsr_store_count(st, NULL), 0);
     CHECK_EQ_INT(stats(a, &sa), 0);
     CHECK_EQ_INT(sa.removed, 1);
@@ -405,6 +434,7 @@ static void broken_store_gives_full_handshakes_and_one_warning(void)
     }
     for (i = 0; i < 3; i++)
         CHECK_EQ_INT(resume_across(a, b, TLS1_2_VERSION), 0);
+    CHECK_EQ_INT(flush(b), 0);
     CHECK_EQ_INT(warned, 1);
     CHECK(strstr(warn_msg, "full handshakes") != NULL);
     CHECK_EQ_INT(stats(a, &s), 0);
@@ -440,12 +470,13 @@ static void regression_full_store_never_evicts_in_a_handshake(void)
     CHECK_CODE(tlsr_server_cache_ctx(sc, a, &err), 0, &err);
     CHECK_CODE(tlsr_server_cache_ctx(sc, b, &err), 0, &err);
     tlsr_server_cache_free(sc);
-    SSL_CTX_set_timeout(a, 1);
+    SSL_CTX_set_timeout(a, 2);     /* written (flush) before it expires */
     warned = 0;
     for (i = 0; i < 3; i++)
         CHECK_EQ_INT(resume_across(a, b, TLS1_2_VERSION), 1);
     for (i = 0; i < 3; i++)     /* full: not shared, not failed */
         CHECK_EQ_INT(resume_across(a, b, TLS1_2_VERSION), 0);
+    CHECK_EQ_INT(flush(b), 0);
     CHECK_EQ_INT(tlsr_store_count(st, NULL), 3);
     CHECK_EQ_INT(warned, 1);
     CHECK(strstr(warn_msg, "full") != NULL);
@@ -453,7 +484,7 @@ static void regression_full_store_never_evicts_in_a_handshake(void)
     CHECK_EQ_INT(s.stored, 3);
     CHECK_EQ_INT(s.full, 6);     /* a full handshake on a, then on b */
     CHECK_EQ_INT(s.failures, 0);
-    sleep(2);                   /* the sessions expire; prune makes room */
+    sleep(3);                   /* the sessions expire; prune makes room */
     CHECK_EQ_INT(tlsr_store_prune(st, &err), 3);
     CHECK_EQ_INT(resume_across(a, b, TLS1_2_VERSION), 1);
     CHECK_EQ_INT(warned, 1);
@@ -594,6 +625,174 @@ static void regression_detach_during_handshakes_is_safe(void)
     rm_store(p);
 }
 
+/* Another thread holds the store's lock (the entry counter's flock, as
+ * another process's write or prune would) until told to let go. */
+struct holder {
+    char path[96];
+    int go[2], done[2];
+};
+
+static void *hold_store_lock(void *arg)
+{
+    struct holder *h = arg;
+    int fd = open(h->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    char c = 'x';
+
+    if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    if (write(h->go[1], fd >= 0 ? "1" : "0", 1) != 1 || read(h->done[0], &c, 1) != 1)
+        c = 0;
+    if (fd >= 0)
+        close(fd);              /* releases the flock */
+    return NULL;
+}
+
+static int hold_start(struct holder *h, pthread_t *t, const char *store)
+{
+    char c = 0;
+
+    snprintf(h->path, sizeof(h->path), "%s/.count", store);
+    if (pipe(h->go) != 0 || pipe(h->done) != 0
+        || pthread_create(t, NULL, hold_store_lock, h) != 0)
+        return -1;
+    return read(h->go[0], &c, 1) == 1 && c == '1' ? 0 : -1;
+}
+
+static void hold_stop(struct holder *h, pthread_t t)
+{
+    if (write(h->done[1], "x", 1) != 1)
+        return;
+    pthread_join(t, NULL);
+    close(h->go[0]);
+    close(h->go[1]);
+    close(h->done[0]);
+    close(h->done[1]);
+}
+
+/*
+ * The new-session callback ran a store write inside the handshake: with
+ * the store locked by another thread (or process) the handshake waited
+ * for it (alarm() turns a wait into a failure, not a hang).  Now it only
+ * queues: handshakes complete, this context resumes its own session from
+ * the queue at once, a queued removal is a miss at once, another context
+ * (another process) sees the session once the writer could write.
+ */
+static void regression_handshake_never_waits_for_the_store_lock(void)
+{
+    const char *p = tmp_store();
+    struct tlsr_store *st = open_store(p, 0);
+    SSL_CTX *a = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *b = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *cli = tp_client_ctx(TLS1_2_VERSION);
+    SSL_SESSION *s, *s2, *g, *g0, *g2;
+    struct holder h;
+    pthread_t t;
+    int reused = -1;
+
+    CHECK(st != NULL && a != NULL && b != NULL && cli != NULL);
+    CHECK(share(st, a) == 0 && share(st, b) == 0);
+    CHECK_EQ_INT(hold_start(&h, &t, p), 0);
+    alarm(20);
+    /* A put writes its entry, then counts it under the lock: the writer
+     * is stuck there with g0, and what follows stays queued. */
+    g0 = tp_connect(a, cli, NULL, &reused);
+    CHECK(g0 != NULL && reused == 0);
+    s = tp_connect(a, cli, NULL, &reused);
+    CHECK(s != NULL && reused == 0);
+    s2 = tp_connect(a, cli, s, &reused);            /* from a's queue */
+    CHECK(s2 != NULL);
+    CHECK_EQ_INT(reused, 1);
+    g = tp_connect(b, cli, s, &reused);             /* not written yet */
+    CHECK(g != NULL);
+    CHECK_EQ_INT(reused, 0);
+    SSL_CTX_remove_session(a, s);                   /* queued as well */
+    g2 = tp_connect(a, cli, s, &reused);
+    CHECK(g2 != NULL);
+    CHECK_EQ_INT(reused, 0);
+    alarm(0);
+    hold_stop(&h, t);
+    CHECK(flush(a) == 0 && flush(b) == 0);
+    SSL_SESSION_free(s2);
+    s2 = tp_connect(b, cli, g2, &reused);           /* written: shared */
+    CHECK(s2 != NULL);
+    CHECK_EQ_INT(reused, 1);
+    SSL_SESSION_free(s2);
+    s2 = tp_connect(b, cli, s, &reused);            /* removed, in order */
+    CHECK(s2 != NULL);
+    CHECK_EQ_INT(reused, 0);
+    SSL_SESSION_free(s2);
+    SSL_SESSION_free(g2);
+    SSL_SESSION_free(g0);
+    SSL_SESSION_free(g);
+    SSL_SESSION_free(s);
+    SSL_CTX_free(cli);
+    SSL_CTX_free(a);
+    SSL_CTX_free(b);
+    tlsr_store_free(st);
+    rm_store(p);
+}
+
+/* A store slower than the handshakes: 1024 jobs wait, the rest are dropped
+ * (counted, warned once), never a wait; all written once it is free, every
+ * session reference given back (LeakSanitizer, valgrind). */
+static void full_queue_drops_and_warns_once(void)
+{
+    const char *p = tmp_store();
+    struct tlsr_store *st = open_store(p, 0);
+    SSL_CTX *a = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *cli = tp_client_ctx(TLS1_2_VERSION);
+    int (*cb)(SSL *, SSL_SESSION *);
+    struct tlsr_server_cache *sc;
+    struct tlsr_server_cache_stats s;
+    struct tlsr_error err;
+    SSL_SESSION *sess;
+    struct holder h;
+    pthread_t t;
+    int i, reused = -1;
+    SSL *ssl;
+
+    CHECK(st != NULL && a != NULL && cli != NULL);
+    sc = tlsr_server_cache_new(st, NULL, &err);
+    CHECK(sc != NULL);
+    CHECK_CODE(tlsr_server_cache_set_warn(sc, on_warn, NULL, &err), 0, &err);
+    CHECK_CODE(tlsr_server_cache_ctx(sc, a, &err), 0, &err);
+    sess = tp_connect(a, cli, NULL, &reused);
+    CHECK(sess != NULL);
+    CHECK_CODE(tlsr_server_cache_flush(sc, 5000, &err), 0, &err);
+    ssl = SSL_new(a);
+    CHECK(ssl != NULL);
+    SSL_set_accept_state(ssl);
+    cb = SSL_CTX_sess_get_new_cb(a);
+    warned = 0;
+    CHECK_EQ_INT(hold_start(&h, &t, p), 0);
+    alarm(20);
+    for (i = 0; i < 1200; i++)
+        cb(ssl, sess);
+    alarm(0);
+    CHECK_CODE(tlsr_server_cache_stats(sc, &s, &err), 0, &err);
+    /* 1024 wait; the writer may hold one more, stuck in its write. */
+    CHECK(s.dropped >= 1200 - 1025 && s.dropped <= 1200 - 1024);
+    CHECK_EQ_INT(warned, 1);
+    CHECK(strstr(warn_msg, "fall behind") != NULL);
+    hold_stop(&h, t);
+    CHECK_CODE(tlsr_server_cache_flush(sc, 60000, &err), 0, &err);
+    CHECK_CODE(tlsr_server_cache_stats(sc, &s, &err), 0, &err);
+    CHECK(s.stored >= 1024 + 1);
+    CHECK_EQ_INT(s.failures, 0);
+    CHECK_CODE(tlsr_server_cache_flush(NULL, 0, &err), TLSR_EINVAL, &err);
+    CHECK_CODE(tlsr_server_cache_flush(sc, 0, &err), 0, &err);
+    CHECK_CODE(tlsr_server_cache_flush(sc, -1, &err), 0, &err);
+    tlsr_server_cache_free(sc);
+    SSL_free(ssl);
+    SSL_SESSION_free(sess);
+    SSL_CTX_free(cli);
+    SSL_CTX_free(a);
+    tlsr_store_free(st);
+    rm_store(p);
+}
+
 TESTS(T(tls12_session_ids_resume_across_servers),
       T(tls13_stateful_tickets_resume_across_servers),
       T(without_the_cache_servers_do_not_resume_each_other),
@@ -608,4 +807,6 @@ TESTS(T(tls12_session_ids_resume_across_servers),
       T(attaching_again_is_idempotent_another_store_refused),
       T(foreign_session_callbacks_are_refused),
       T(cache_outlives_the_callers_store),
-      T(regression_detach_during_handshakes_is_safe))
+      T(regression_detach_during_handshakes_is_safe),
+      T(regression_handshake_never_waits_for_the_store_lock),
+      T(full_queue_drops_and_warns_once))

@@ -209,3 +209,53 @@ def test_server_entries_are_not_client_sessions(start_server, certs,
         store.get(entries[0].host, 0, ctx, scope=entries[0].scope)
     assert store.get(entries[0].host, a.port, ctx,
                      scope=entries[0].scope) is None
+
+
+def _handshake(server_ctx, client_ctx, session=None):
+    """One in-memory handshake (MemoryBIO); returns the client's object."""
+    c_in, c_out, s_in, s_out = (ssl.MemoryBIO() for _ in range(4))
+    cli = client_ctx.wrap_bio(c_in, c_out, server_hostname="localhost",
+                              session=session)
+    srv = server_ctx.wrap_bio(s_in, s_out, server_side=True)
+    for _ in range(20):
+        done = 0
+        for obj in (cli, srv):
+            try:
+                obj.do_handshake()
+                done += 1
+            except ssl.SSLWantReadError:
+                pass
+        s_in.write(c_out.read())
+        c_in.write(s_out.read())
+        if done == 2:
+            break
+    return cli, srv
+
+
+def test_flush_writes_the_queued_sessions(certs, tmp_path):
+    """The handshake only queues its new session: flush() puts it in the
+    store (for other processes); this process resumes it at once."""
+    cert, key = certs
+    srv = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    srv.load_cert_chain(str(cert), str(key))
+    srv.maximum_version = ssl.TLSVersion.TLSv1_2
+    srv.options |= ssl.OP_NO_TICKET
+    store = tlsresume.SessionStore(tmp_path / "s")
+    tlsresume.server.session_cache(srv, store)
+    cli_ctx = ssl.create_default_context(cafile=str(cert))
+    cli, _ = _handshake(srv, cli_ctx)
+    _c2, s2 = _handshake(srv, cli_ctx, cli.session)
+    assert s2.session_reused            # from the queue or the store
+    assert tlsresume.server.flush(srv) is True
+    assert tlsresume.server.flush(srv, None) is True
+    stats = tlsresume.server.session_cache_stats(srv)
+    assert len(list(store)) == 1
+    assert stats["stored"] == 1 and stats["dropped"] == 0
+    with pytest.raises(TypeError):
+        tlsresume.server.flush("ctx")
+    with pytest.raises(TypeError):
+        tlsresume.server.flush(srv, "1")
+    with pytest.raises(tlsresume.Error):
+        tlsresume.server.flush(srv, -1)
+    assert tlsresume.server.flush(ssl.SSLContext(
+        ssl.PROTOCOL_TLS_SERVER)) is True       # no cache: nothing to wait

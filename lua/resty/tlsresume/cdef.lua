@@ -549,8 +549,12 @@ int tlsr_session_get_brief(const struct ssl_session_st *sess,
  * A server's session cache kept in a store, so every process (and machine
  * sharing the directory) resumes the others' TLS 1.2 session IDs and TLS
  * 1.3 stateful tickets (SSL_OP_NO_TICKET, or early data with anti-replay).
- * OpenSSL's server new/get/remove session callbacks write, read and remove
- * entries; its internal cache is off.  Entries are keyed by session id
+ * OpenSSL's server new/get/remove session callbacks keep entries; its
+ * internal cache is off.  The new and remove callbacks only queue (at most
+ * 1024 waiting; more are dropped): the cache's writer thread writes within
+ * ~20 ms, so another process sees a new session that much later (this one
+ * at once: lookups read the queue first, then the store).  exit() and fork()
+ * are handled as for tlsr_attach.  Entries are keyed by session id
  * (and scope) apart from every client key: client lookups never see them.
  * They hold the server's session (its master secret): sealed when the
  * store is, expiring with the session's timeout.  OpenSSL compares the
@@ -564,17 +568,20 @@ int tlsr_session_get_brief(const struct ssl_session_st *sess,
 struct tlsr_server_cache;
 
 struct tlsr_server_cache_stats {
-    uint64_t stored;            /* sessions written by the new callback */
+    uint64_t stored;            /* new sessions written (by the writer) */
     uint64_t hits;              /* lookups that found a session */
     uint64_t misses;            /* lookups that did not */
     uint64_t removed;           /* entries the remove callback deleted */
     uint64_t failures;          /* store calls that failed */
     uint64_t full;              /* new sessions not kept: store full */
+    uint64_t dropped;           /* sessions / removals lost: queue full */
     int first_error_code;       /* of the first failure, 0 if none */
     char first_error[256];
 };
 
-/* Called once, at the first store failure, on the handshake's thread. */
+/* Called once per kind of failure (store failure, full store, full
+ * queue), on a handshake's thread (a callback's) or a flush's: never on the
+ * writer thread, with no lock held. */
 typedef void (*tlsr_warn_fn)(void *arg, int code, const char *msg);
 
 /* A cache on store's directory (its own handle: store stays the caller's,
@@ -582,8 +589,13 @@ typedef void (*tlsr_warn_fn)(void *arg, int code, const char *msg);
 struct tlsr_server_cache *tlsr_server_cache_new(const struct tlsr_store *store,
                                                 const char *scope,
                                                 struct tlsr_error *err);
-/* Drops the caller's reference (contexts keep theirs). */
+/* Drops the caller's reference (contexts keep theirs).  The last one
+ * writes what is still queued and joins the writer. */
 void tlsr_server_cache_free(struct tlsr_server_cache *sc);
+/* Write every queued session / removal now, waiting at most timeout_ms
+ * (< 0: no limit) for the store: TLSR_EIO if some are still queued. */
+int tlsr_server_cache_flush(struct tlsr_server_cache *sc, int timeout_ms,
+                            struct tlsr_error *err);
 int tlsr_server_cache_set_warn(struct tlsr_server_cache *sc, tlsr_warn_fn fn,
                                void *arg, struct tlsr_error *err);
 /*

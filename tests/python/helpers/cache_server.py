@@ -50,6 +50,10 @@ while True:
         print(json.dumps({"pid": os.getpid(), "error": str(e)}), flush=True)
         raw.close()
         continue
+    # The new session (TLS 1.3: its ticket, sent in the handshake) is
+    # written by the cache's thread within ~20 ms; the client reconnects
+    # sooner, maybe to the other process: write it before answering.
+    tlsresume.server.flush(ctx)
     report = json.dumps({"pid": os.getpid(), "reused": conn.session_reused,
                          "version": conn.version()})
     print(report, flush=True)
