@@ -28,21 +28,6 @@ size_t tlsri_ring_key_bytes(const struct tlsri_ring_conf *conf)
     return conf->aes256 ? 80 : 48;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Write data as dfd/name unless it exists: 1 made, 0 existed, < 0 error. */
 static int publish(int dfd, const char *name, const uint8_t *data,
                    size_t len, struct tlsr_error *err)
@@ -60,7 +45,7 @@ static int publish(int dfd, const char *name, const uint8_t *data,
     if (fd < 0)
         return tlsri_error_set(err, TLSR_EIO, "cannot create a file in the "
                                "ring: %s", strerror(errno));
-    if (fchmod(fd, 0600) != 0 || write_all(fd, data, len) != 0
+    if (fchmod(fd, 0600) != 0 || tlsri_write_all(fd, data, len) != 0
         || fsync(fd) != 0 || close(fd) != 0) {
         e = errno;
         unlinkat(dfd, tmp, 0);

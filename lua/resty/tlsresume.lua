@@ -201,6 +201,25 @@ function M._trust_opts(opts, fname)
     return opts.verify ~= false, label
 end
 
+-- A trust record or policy for the core (struct tlsr_trust) whose anchor is
+-- a label: ngx_lua has no SSL* to read either from.  Used by the directory
+-- and Redis stores.
+function M._label_trust(verify, host, label)
+    local t = ffi.new("struct tlsr_trust")
+    local err = ffi.new("struct tlsr_error")
+    if verify then
+        if #host >= 256 then
+            return nil, "host name too long", C.TLSR_EINVAL
+        end
+        t.verify, t.check_host = 1, 1
+        ffi.copy(t.host, host)
+    end
+    if C.tlsr_trust_set_label(t, label, err) ~= 0 then
+        return M._fail(err)
+    end
+    return t
+end
+
 -- The key scope a put files sess under.
 function M._trust_put_scope(scope, sess, opts)
     local verify, label = M._trust_opts(opts, "put")

@@ -120,24 +120,8 @@ end
 -- has no SSL* to read a policy from, so both sides are labels (opts.trust,
 -- for the lua_ssl_trusted_certificate in force) and the verify flag the
 -- caller passes to sslhandshake.  A session filed by another binding (with
--- a certificate anchor) goes only to lookups that do not verify.
-local function label_trust(T, verify, host, label)
-    local t = ffi_new("struct tlsr_trust")
-    local err = ffi_new("struct tlsr_error")
-    if verify then
-        if #host >= 256 then
-            return nil, "host name too long", T.codes.EINVAL
-        end
-        t.verify, t.check_host = 1, 1
-        ffi.copy(t.host, host)
-    end
-    if T.C.tlsr_trust_set_label(t, label, err) ~= 0 then
-        return T._fail(err)
-    end
-    return t
-end
-
--- opts: {verify =, trust =}: the trust rule (see resty.tlsresume).
+-- a certificate anchor) goes only to lookups that do not verify.  opts:
+-- {verify =, trust =}.
 function Store:put(host, port, sess, scope, opts)
     local p = check_open(self)
     local ok, bad, code = self.T._check_key(host, port, scope)
@@ -151,8 +135,8 @@ function Store:put(host, port, sess, scope, opts)
     if not info then
         return nil, ierr, icode
     end
-    local made, merr, mcode = label_trust(T, verify and info.verify_result == 0,
-                                          host, label)
+    local made, merr, mcode = T._label_trust(
+        verify and info.verify_result == 0, host, label)
     if not made then
         return nil, merr, mcode
     end
@@ -184,7 +168,7 @@ local function lookup(self, take, host, port, scope, opts)
     local policy = nil
     if verify then
         local perr, pcode
-        policy, perr, pcode = label_trust(T, true, host, label)
+        policy, perr, pcode = T._label_trust(true, host, label)
         if not policy then
             return nil, perr, pcode
         end

@@ -27,24 +27,6 @@ local len = ffi_new("size_t[1]")
 local expires = ffi_new("int64_t[1]")
 local kind = ffi_new("int[1]")
 
--- As resty.tlsresume.dirstore: ngx_lua has no SSL* to read a policy from,
--- so both sides of the trust rule are labels.
-local function label_trust(verify, host, label)
-    local t = ffi_new("struct tlsr_trust")
-    local err = ffi_new("struct tlsr_error")
-    if verify then
-        if #host >= 256 then
-            return nil, "host name too long", T.codes.EINVAL
-        end
-        t.verify, t.check_host = 1, 1
-        ffi.copy(t.host, host)
-    end
-    if C.tlsr_trust_set_label(t, label, err) ~= 0 then
-        return T._fail(err)
-    end
-    return t
-end
-
 local Codec = {}
 Codec.__index = Codec
 
@@ -55,8 +37,8 @@ function Codec:encode(host, port, scope, sess, opts)
     if not info then
         return nil, ierr, icode
     end
-    local made, merr, mcode = label_trust(verify and info.verify_result == 0,
-                                          host, label)
+    local made, merr, mcode = T._label_trust(
+        verify and info.verify_result == 0, host, label)
     if not made then
         return nil, merr, mcode
     end
@@ -85,7 +67,7 @@ function Codec:decode(bytes, host, port, scope, opts)
     local policy
     if verify then
         local perr, pcode
-        policy, perr, pcode = label_trust(true, host, label)
+        policy, perr, pcode = T._label_trust(true, host, label)
         if not policy then
             return nil, perr, pcode
         end
