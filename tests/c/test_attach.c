@@ -452,6 +452,7 @@ struct churn {
     char path[80];
     double until;
     int handshakes, failures, churns;
+    int stop;                   /* the churn loop is over (atomic) */
 };
 
 static double now_s(void)
@@ -465,15 +466,13 @@ static double now_s(void)
 static void *churn_client(void *arg)
 {
     struct churn *ch = arg;
-    int reused, ok, n = 0, bad = 0;
+    int reused, ok;
 
-    while (now_s() < ch->until) {
+    while (!__atomic_load_n(&ch->stop, __ATOMIC_RELAXED)) {
         ok = connect_once(ch->sctx, ch->cctx, KEY_IF_ATTACHED, NULL, &reused);
-        n += ok;
-        bad += !ok;
+        __atomic_add_fetch(ok ? &ch->handshakes : &ch->failures, 1,
+                           __ATOMIC_RELAXED);
     }
-    __atomic_add_fetch(&ch->handshakes, n, __ATOMIC_RELAXED);
-    __atomic_add_fetch(&ch->failures, bad, __ATOMIC_RELAXED);
     return NULL;
 }
 
@@ -502,7 +501,12 @@ static void regression_attach_detach_churn_under_handshakes(void)
     alarm(60);
     for (i = 0; i < 3; i++)
         CHECK(pthread_create(&th[i], NULL, churn_client, &ch) == 0);
-    while (now_s() < ch.until) {
+    /* 2 s, and at least 11 churns and handshakes: valgrind is slow (40 s
+     * at most, before the alarm). */
+    while (now_s() < ch.until
+           || ((ch.churns <= 10
+                || __atomic_load_n(&ch.handshakes, __ATOMIC_RELAXED) <= 10)
+               && now_s() < ch.until + 38)) {
         st = tlsr_store_open(ch.path, NULL, &err);
         att = st != NULL ? tlsr_attach_new(st, &err) : NULL;
         if (att == NULL || tlsr_attach_ctx(att, ch.cctx, &err) != 0)
@@ -516,6 +520,7 @@ static void regression_attach_detach_churn_under_handshakes(void)
         tlsr_attach_ctx(NULL, ch.cctx, &err);   /* often the last one */
         ch.churns++;
     }
+    __atomic_store_n(&ch.stop, 1, __ATOMIC_RELAXED);
     for (i = 0; i < 3; i++)
         pthread_join(th[i], NULL);
     alarm(0);
