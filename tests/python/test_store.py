@@ -124,11 +124,13 @@ def test_expired_entries_are_not_offered_and_pruned(tmp_path, s_server,
                                                     certs):
     import time
     srv, s = live_session(s_server, certs, tmp_path, "tls12-sid")
-    with tlsresume.SessionStore(tmp_path / "st", max_lifetime=1,
+    # 3 s: the session was made by another process, which a slow machine
+    # may take more than a second to start and end.
+    with tlsresume.SessionStore(tmp_path / "st", max_lifetime=3,
                                 ssl_context=CTX) as st:
         st.put("localhost", srv.port, s)
         assert st.get("localhost", srv.port) is not None
-        time.sleep(2.1)
+        time.sleep(4.1)
         assert st.get("localhost", srv.port) is None
         with pytest.raises(tlsresume.Error) as ei:
             st.put("localhost", srv.port, s)     # capped lifetime is over
