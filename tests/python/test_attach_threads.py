@@ -61,8 +61,12 @@ def check(out, srv):
     # server's own account.
     reports = [r["reused"] for r in server_reports(srv)]
     assert len(reports) >= RUNS - RACE_ALLOWANCE
-    assert reports[0] is False
-    assert reports[1:].count(False) <= RACE_ALLOWANCE, reports
+    # The first connection is the full handshake, unless it hung after its
+    # tickets arrived and before the server reported it (websockets reports
+    # after the opening handshake): then the first report is a resumption.
+    if out["reused"][0] is not None:
+        assert reports[0] is False, reports
+    assert reports.count(False) <= 1 + RACE_ALLOWANCE, reports
 
 
 def test_regression_new_session_cb_no_io_in_ssl_read_websockets(
