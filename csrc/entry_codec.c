@@ -60,6 +60,55 @@ TLSR_EXPORT struct tlsr_codec *tlsr_codec_new(
     return c;
 }
 
+struct tlsr_codec *tlsri_codec_dup(const struct tlsr_codec *codec,
+                                   struct tlsr_error *err)
+{
+    struct tlsr_codec *c;
+
+    if (codec == NULL)
+        return tlsr_codec_new(NULL, err);
+    if ((c = OPENSSL_malloc(sizeof(*c))) == NULL) {
+        tlsri_error_set(err, TLSR_ENOMEM, "out of memory");
+        return NULL;
+    }
+    memcpy(c, codec, sizeof(*c));       /* options only: no caches, no fd */
+    return c;
+}
+
+struct tlsr_store *tlsri_codec_store(struct tlsr_codec *codec)
+{
+    return &codec->st;
+}
+
+SSL_SESSION *tlsri_entry_decode_for(struct tlsr_store *st, const uint8_t *buf,
+                                    size_t len, const struct tlsri_key *key,
+                                    struct tlsri_entry_meta *meta,
+                                    struct tlsr_error *err)
+{
+    SSL_SESSION *sess = NULL;
+    uint8_t digest[32];
+    int64_t e;
+
+    if (tlsri_entry_decode(st, buf, len, meta, &sess, err) != TLSR_OK)
+        return NULL;
+    /* The header, not where the value was found, says whose it is. */
+    if (tlsri_key_digest(meta->host, meta->port, meta->context, digest) != 0
+        || CRYPTO_memcmp(digest, key->digest, 32) != 0) {
+        SSL_SESSION_free(sess);
+        tlsri_error_set(err, TLSR_ENOTFOUND, "entry is for another key");
+        return NULL;
+    }
+    e = tlsri_session_expires(sess, st->max_lifetime);
+    if (meta->expires < e)
+        e = meta->expires;
+    if (e <= tlsri_now()) {
+        SSL_SESSION_free(sess);
+        tlsri_error_set(err, TLSR_ENOTFOUND, "entry has expired");
+        return NULL;
+    }
+    return sess;
+}
+
 TLSR_EXPORT void tlsr_codec_free(struct tlsr_codec *codec)
 {
     if (codec != NULL)
@@ -133,9 +182,7 @@ TLSR_EXPORT struct ssl_session_st *tlsr_entry_decode(
     struct tlsri_entry_meta meta;
     struct tlsri_key key;
     struct tlsr_trust made;
-    uint8_t digest[32];
     SSL_SESSION *sess = NULL;
-    int64_t e;
 
     if (codec == NULL || (buf == NULL && len > 0)) {
         tlsri_error_set(err, TLSR_EINVAL, "codec or buffer is NULL");
@@ -151,24 +198,9 @@ TLSR_EXPORT struct ssl_session_st *tlsr_entry_decode(
         return NULL;
     }
     if (tlsri_key_init(&key, host, port, scope, err) != TLSR_OK
-        || tlsri_entry_decode(&codec->st, buf, len, &meta, &sess, err)
-               != TLSR_OK)
+        || (sess = tlsri_entry_decode_for(&codec->st, buf, len, &key, &meta,
+                                          err)) == NULL)
         return NULL;
-    /* The header, not where the value was found, says whose it is. */
-    if (tlsri_key_digest(meta.host, meta.port, meta.context, digest) != 0
-        || CRYPTO_memcmp(digest, key.digest, 32) != 0) {
-        SSL_SESSION_free(sess);
-        tlsri_error_set(err, TLSR_ENOTFOUND, "entry is for another key");
-        return NULL;
-    }
-    e = tlsri_session_expires(sess, codec->st.max_lifetime);
-    if (meta.expires < e)
-        e = meta.expires;
-    if (e <= tlsri_now()) {
-        SSL_SESSION_free(sess);
-        tlsri_error_set(err, TLSR_ENOTFOUND, "entry has expired");
-        return NULL;
-    }
     if (tlsr_session_set1_trust(sess, &meta.trust, err) != TLSR_OK) {
         SSL_SESSION_free(sess);
         return NULL;

@@ -34,6 +34,10 @@
  * hook, called on a handshake's (or flush's) thread, never the writer's:
  * a binding's hook may need a lock (its interpreter's) held by a thread
  * that waits for the writer.
+ *
+ * Or the entries live in Redis (server_cache_redis.c): the same jobs and
+ * queue, the writer sends them; a lookup not answered by the queue asks
+ * Redis, bounded by its lookup timeout.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -43,6 +47,7 @@
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
+#include "server_cache_redis.h"
 #include "store.h"
 #include "writer.h"
 
@@ -64,6 +69,7 @@ struct tlsr_server_cache {
     struct tlsri_writer w;          /* w.lock: writes, count, count_checked */
     int refs;                       /* guarded by reg_lock */
     struct tlsr_store *store;       /* our own handle (tlsri_store_dup) */
+    struct tlsri_scache_redis *redis;   /* or Redis (server_cache_redis.c) */
     long long count;                /* entries after our last put */
     int64_t count_checked;          /* when a full store was last re-read */
     char scope[249];
@@ -116,6 +122,7 @@ static void cache_release(struct tlsr_server_cache *sc)
     if (sc->w.ops != NULL)
         tlsri_writer_destroy(&sc->w);   /* writes what is queued */
     tlsr_store_free(sc->store);
+    tlsri_scache_redis_free(sc->redis);
     pthread_mutex_destroy(&sc->stat_lock);
     free(sc);
 }
@@ -255,6 +262,14 @@ static void write_put(struct tlsr_server_cache *sc, const struct job *j,
     struct tlsr_error e = { 0, "" };
     int rc;
 
+    if (sc->redis != NULL) {        /* Redis evicts by its own policy */
+        rc = tlsri_scache_redis_put(sc->redis, key, j->sess, &e);
+        if (rc == TLSR_OK)
+            count(sc, &sc->stats.stored);
+        else if (rc != TLSR_ENOTRESUMABLE)
+            failed(sc, "saving a session", &e);
+        return;
+    }
     if (!room(sc)) {
         notice(sc, &sc->stats.full, &sc->warned_full, TLSR_EIO,
                "store is full (max_entries): new sessions are not shared "
@@ -282,7 +297,9 @@ static void write_job(void *owner, void *item)
         if (j->op == JOB_PUT) {
             write_put(sc, j, &key);
         } else {
-            rc = tlsri_store_remove_key(sc->store, &key, &e);
+            rc = sc->redis != NULL
+                     ? tlsri_scache_redis_remove(sc->redis, &key, &e)
+                     : tlsri_store_remove_key(sc->store, &key, &e);
             if (rc > 0)
                 count(sc, &sc->stats.removed);
             else if (rc < 0)
@@ -409,7 +426,10 @@ static SSL_SESSION *get_session_cb(SSL *ssl, const unsigned char *id,
                && tlsri_key_init_server(&key, id, (size_t)len, sc->scope, &e)
                   == TLSR_OK) {
         /* No write lock (see the top): never waits for the writer. */
-        sess = tlsri_store_fetch_key(sc->store, &key, f.take, NULL, NULL, &e);
+        sess = sc->redis != NULL
+               ? tlsri_scache_redis_fetch(sc->redis, &key, f.take, &e)
+               : tlsri_store_fetch_key(sc->store, &key, f.take, NULL, NULL,
+                                       &e);
         if (sess == NULL && e.code != TLSR_ENOTFOUND)
             failed(sc, "a session lookup", &e);
     }
@@ -450,16 +470,13 @@ static void remove_session_cb(SSL_CTX *ctx, SSL_SESSION *sess)
     cache_release(sc);
 }
 
-TLSR_EXPORT struct tlsr_server_cache *tlsr_server_cache_new(
-    const struct tlsr_store *store, const char *scope, struct tlsr_error *err)
+/* A cache with no backend yet; NULL and err on failure. */
+static struct tlsr_server_cache *cache_alloc(const char *scope,
+                                             struct tlsr_error *err)
 {
     struct tlsr_server_cache *sc;
 
     tlsri_error_clear(err);
-    if (store == NULL) {
-        tlsri_error_set(err, TLSR_EINVAL, "store is NULL");
-        return NULL;
-    }
     if (scope == NULL)
         scope = "";
     if (strlen(scope) >= sizeof(sc->scope)) {
@@ -480,19 +497,53 @@ TLSR_EXPORT struct tlsr_server_cache *tlsr_server_cache_new(
     sc->count = -1;
     strcpy(sc->scope, scope);
     pthread_once(&handlers_once, process_handlers);
-    sc->store = tlsri_store_dup(store, err);
-    if (sc->store == NULL
-        || tlsri_writer_init(&sc->w, sizeof(struct job), QUEUE_SIZE,
-                             &job_ops, sc, err) != TLSR_OK) {
-        cache_release(sc);
-        return NULL;
-    }
-    /* The ring now: a callback never allocates it. */
-    if (tlsri_writer_reserve(&sc->w, err) != TLSR_OK) {
+    return sc;
+}
+
+/* The writer and its ring (now: a callback never allocates it). */
+static struct tlsr_server_cache *cache_start(struct tlsr_server_cache *sc,
+                                             struct tlsr_error *err)
+{
+    if (tlsri_writer_init(&sc->w, sizeof(struct job), QUEUE_SIZE, &job_ops,
+                          sc, err) != TLSR_OK
+        || tlsri_writer_reserve(&sc->w, err) != TLSR_OK) {
         cache_release(sc);
         return NULL;
     }
     return sc;
+}
+
+TLSR_EXPORT struct tlsr_server_cache *tlsr_server_cache_new(
+    const struct tlsr_store *store, const char *scope, struct tlsr_error *err)
+{
+    struct tlsr_server_cache *sc;
+
+    if (store == NULL) {
+        tlsri_error_set(err, TLSR_EINVAL, "store is NULL");
+        return NULL;
+    }
+    if ((sc = cache_alloc(scope, err)) == NULL)
+        return NULL;
+    if ((sc->store = tlsri_store_dup(store, err)) == NULL) {
+        cache_release(sc);
+        return NULL;
+    }
+    return cache_start(sc, err);
+}
+
+TLSR_EXPORT struct tlsr_server_cache *tlsr_server_cache_new_redis(
+    const struct tlsr_redis_options *redis, const struct tlsr_codec *codec,
+    const char *scope, struct tlsr_error *err)
+{
+    struct tlsr_server_cache *sc;
+
+    if ((sc = cache_alloc(scope, err)) == NULL)
+        return NULL;
+    if ((sc->redis = tlsri_scache_redis_new(redis, codec, err)) == NULL) {
+        cache_release(sc);
+        return NULL;
+    }
+    return cache_start(sc, err);
 }
 
 TLSR_EXPORT void tlsr_server_cache_free(struct tlsr_server_cache *sc)
@@ -587,8 +638,13 @@ TLSR_EXPORT int tlsr_server_cache_ctx(struct tlsr_server_cache *sc,
                                "the application's)");
     }
     if (old != NULL) {
-        int same = old == sc || (strcmp(old->scope, sc->scope) == 0
-                                 && tlsri_store_same(old->store, sc->store));
+        int same = old == sc
+                   || (strcmp(old->scope, sc->scope) == 0
+                       && (old->store != NULL && sc->store != NULL
+                               ? tlsri_store_same(old->store, sc->store)
+                               : old->redis != NULL && sc->redis != NULL
+                                     && tlsri_scache_redis_same(old->redis,
+                                                                sc->redis)));
 
         pthread_mutex_unlock(&reg_lock);
         if (same)

@@ -168,6 +168,20 @@ int tlsri_entry_decode(struct tlsr_store *st, const uint8_t *buf, size_t len,
                        struct tlsri_entry_meta *meta, SSL_SESSION **sess,
                        struct tlsr_error *err);
 
+/* ---- entries kept elsewhere (entry_codec.c) ---- */
+/* A copy of codec's options (NULL: the defaults); free with
+ * tlsr_codec_free. */
+struct tlsr_codec *tlsri_codec_dup(const struct tlsr_codec *codec,
+                                   struct tlsr_error *err);
+/* The codec as a store without a directory, for tlsri_entry_*. */
+struct tlsr_store *tlsri_codec_store(struct tlsr_codec *codec);
+/* The session in an entry if its header names key and it has not
+ * expired (TLSR_ENOTFOUND otherwise); meta filled. */
+SSL_SESSION *tlsri_entry_decode_for(struct tlsr_store *st, const uint8_t *buf,
+                                    size_t len, const struct tlsri_key *key,
+                                    struct tlsri_entry_meta *meta,
+                                    struct tlsr_error *err);
+
 /* ---- caches (store_cache.c) ---- */
 /* A dup of the cached session for rel if its identity matches (ino 0:
  * trust the name); NULL if none. */

@@ -1399,9 +1399,48 @@ static PyObject *codec_decode(CodecObject *self, PyObject *args)
     return session_wrap(st, sess, ctx);
 }
 
+/*
+ * server_cache(ctx, scope, host, port, path, user, password, db, prefix,
+ *              timeout_ms, lookup_ms, retry_ms): ctx's server sessions in
+ * Redis, as entries of this codec (RedisStore's).
+ */
+static PyObject *codec_server_cache(CodecObject *self, PyObject *args)
+{
+    core_state *st = get_state(self->module);
+    struct tlsr_redis_options ro;
+    struct tlsr_server_cache *sc;
+    struct tlsr_error err;
+    const char *scope;
+    PyObject *ctx;
+    SSL_CTX *sctx;
+    int rc;
+
+    tlsr_redis_options_init(&ro);
+    if (!PyArg_ParseTuple(args, "Oszizzzisiii:server_cache", &ctx, &scope,
+                          &ro.host, &ro.port, &ro.unix_path, &ro.username,
+                          &ro.password, &ro.db, &ro.prefix, &ro.timeout_ms,
+                          &ro.lookup_timeout_ms, &ro.retry_after_ms))
+        return NULL;
+    if (!codec_ok(self) || (sctx = context_ptr(st, ctx)) == NULL)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS      /* resolves the host */
+    sc = tlsr_server_cache_new_redis(&ro, self->codec, scope, &err);
+    Py_END_ALLOW_THREADS
+    if (sc == NULL)
+        return raise_err(st, &err);
+    rc = tlsr_server_cache_set_warn(sc, server_cache_warn, NULL, &err);
+    if (rc == 0)
+        rc = tlsr_server_cache_ctx(sc, sctx, &err);
+    tlsr_server_cache_free(sc);
+    if (rc != 0)
+        return raise_err(st, &err);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef codec_methods[] = {
     {"encode", (PyCFunction)codec_encode, METH_VARARGS, NULL},
     {"decode", (PyCFunction)codec_decode, METH_VARARGS, NULL},
+    {"server_cache", (PyCFunction)codec_server_cache, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL}
 };
 

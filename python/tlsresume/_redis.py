@@ -253,6 +253,39 @@ class RedisStore:
             return n
         return self._call("cannot count", count) or 0
 
+    # ---- server.session_cache(): the core's own Redis client ----
+
+    def _where(self):
+        """(host, port, path, username, password, db) of this store's
+        Redis, for the core's client (server caches look sessions up in the
+        handshake, in C, without the GIL)."""
+        pool = getattr(self.client, "connection_pool", None)
+        kw = getattr(pool, "connection_kwargs", None)
+        if not isinstance(kw, dict):
+            raise TypeError("a server session cache needs a redis.Redis "
+                            "client with a connection pool")
+        cls = getattr(pool, "connection_class", None)
+        if cls is not None and "SSL" in cls.__name__:
+            raise _error(_core.TLSR_EINVAL, "a server session cache "
+                         "reaches Redis over plain TCP or a Unix socket, "
+                         "not TLS (rediss://): use a private network or a "
+                         "local TLS tunnel")
+        user, password = kw.get("username"), kw.get("password")
+        provider = kw.get("credential_provider")
+        if provider is not None:
+            creds = provider.get_credentials()
+            user, password = (None, creds[0]) if len(creds) == 1 else creds
+        return (kw.get("host", "localhost"), int(kw.get("port", 6379)),
+                kw.get("path"), user, password, int(kw.get("db", 0) or 0))
+
+    def _server_cache(self, ctx, scope, lookup_timeout):
+        host, port, path, user, password, db = self._where()
+        self._codec.server_cache(
+            ctx, scope, None if path else host, port, path, user, password,
+            db, self.prefix, max(1, int(self.timeout * 1000)),
+            max(1, int(lookup_timeout * 1000)),
+            max(1, int(self.retry_after * 1000)))
+
     # ---- attach(): captures from C, written here ----
 
     def _attach_context(self, context):

@@ -12,7 +12,7 @@ environment (see tlsresume/_autoring.py and README "Servers").
 import os
 import ssl
 
-from . import _core, _redis_ring
+from . import _core, _redis, _redis_ring
 from ._ring import TicketKeyRing
 from ._session import _error
 from ._store import SessionStore
@@ -20,12 +20,19 @@ from ._store import SessionStore
 # ---- session_cache: a session-ID cache shared through a SessionStore ----
 
 
-def session_cache(ctx, store, *, scope=""):
+def session_cache(ctx, store, *, scope="", lookup_timeout=0.01):
     """Keep ctx's server sessions in store, so that any server process using
     the same store resumes them: TLS 1.2 session IDs, and TLS 1.3 stateful
     tickets when tickets are off (ctx.options |= ssl.OP_NO_TICKET).
 
-    ctx is a server-side ssl.SSLContext; store a SessionStore or a path.
+    ctx is a server-side ssl.SSLContext; store a SessionStore, a path, or
+    a RedisStore for servers on many machines.  With Redis, a handshake
+    looks its session up in Redis itself (OpenSSL cannot wait for it
+    elsewhere), in C without the GIL, for at most lookup_timeout seconds
+    (connecting included), then resumes nothing; after a failure Redis is
+    left alone for the store's retry_after.  Writes go through the cache's
+    thread with the store's timeout.  Redis is reached by the core's own
+    client, over TCP or a Unix socket (not rediss://).
     OpenSSL's own in-memory cache is turned off: the store is the cache.
     Entries hold the sessions' master secrets: they are sealed when the
     store is, and expire with the session (ctx's session timeout).  A
@@ -51,11 +58,20 @@ def session_cache(ctx, store, *, scope=""):
     if store is None:
         _core.server_cache_detach(ctx)
         return
+    if (not isinstance(lookup_timeout, (int, float))
+            or isinstance(lookup_timeout, bool)):
+        raise TypeError("lookup_timeout must be a number of seconds")
+    if not 0.001 <= lookup_timeout <= 10:
+        raise _error(_core.TLSR_EINVAL, "lookup_timeout must be 0.001 to 10 "
+                     "seconds")
     if isinstance(store, (str, bytes, os.PathLike)):
         store = SessionStore(store)
+    elif isinstance(store, _redis.RedisStore):
+        store._server_cache(ctx, scope, lookup_timeout)
+        return
     elif not isinstance(store, SessionStore):
-        raise TypeError("store must be a SessionStore or a path, not %s"
-                        % type(store).__name__)
+        raise TypeError("store must be a SessionStore, a RedisStore or a "
+                        "path, not %s" % type(store).__name__)
     store._store.server_cache(ctx, scope)
 
 

@@ -31,14 +31,14 @@ enum {
     TLSR_EDECRYPT = -15,    /* ticket decrypts to garbage */
     TLSR_EKEY = -16,        /* malformed ticket key or sealing key */
     TLSR_ENOTFOUND = -17,   /* store: no usable entry */
-    TLSR_EIO = -18,         /* file system error */
+    TLSR_EIO = -18,         /* file system or network error */
     TLSR_EPERM = -19,       /* store: unsafe ownership or permissions */
     TLSR_ESEAL = -20,       /* store: sealed under another key, or tampered */
     TLSR_ECORRUPT = -21,    /* store: entry unreadable */
     TLSR_ENOTRESUMABLE = -22, /* session cannot be resumed (e.g. no ticket) */
     TLSR_ESSL = -23,        /* other OpenSSL failure */
     TLSR_ETRUST = -24,      /* session made under a weaker trust policy */
-    TLSR_ECONNECT = -25     /* probe: cannot resolve, connect or handshake */
+    TLSR_ECONNECT = -25     /* probe, Redis: cannot resolve, connect, log in */
 };
 
 enum {
@@ -606,6 +606,35 @@ int tlsr_server_cache_set_warn(struct tlsr_server_cache *sc, tlsr_warn_fn fn,
  */
 int tlsr_server_cache_ctx(struct tlsr_server_cache *sc, struct ssl_ctx_st *ctx,
                           struct tlsr_error *err);
+/*
+ * The same cache kept in Redis, for a fleet across machines: entries are
+ * the store's (codec: seal key, lean, max_lifetime; NULL: defaults) under
+ * prefix + SHA-256 of the server key as hex, with the session's expiry as
+ * their TTL.  Writes are the writer thread's (timeout_ms each).  A lookup
+ * runs in the handshake: it waits at most lookup_timeout_ms (connecting
+ * included), then is a miss.  After a failure Redis is left alone for
+ * retry_after_ms: lookups are instant misses, new sessions are not kept.
+ * The host is resolved here, once; Redis is first reached on use (a
+ * Redis that is down or refuses the password is a warning then, never a
+ * failed handshake).  Plain TCP or a Unix socket: no TLS to Redis.
+ */
+struct tlsr_redis_options {
+    const char *host;           /* name or address; NULL with unix_path */
+    int port;                   /* 0: 6379 */
+    const char *unix_path;      /* a Unix socket instead of host:port */
+    const char *username;       /* ACL user; NULL: none (AUTH password) */
+    const char *password;       /* NULL: no AUTH */
+    int db;                     /* SELECTed when not 0 */
+    const char *prefix;         /* of every key; NULL: "tlsresume:" */
+    int timeout_ms;             /* each write; 0: 200 */
+    int lookup_timeout_ms;      /* each handshake's lookup; 0: 10 */
+    int retry_after_ms;         /* rest after a failure; 0: 1000 */
+};
+
+void tlsr_redis_options_init(struct tlsr_redis_options *opts);
+struct tlsr_server_cache *tlsr_server_cache_new_redis(
+    const struct tlsr_redis_options *redis, const struct tlsr_codec *codec,
+    const char *scope, struct tlsr_error *err);
 /* A new reference to ctx's cache (free it), or NULL if it has none. */
 struct tlsr_server_cache *tlsr_server_cache_get(const struct ssl_ctx_st *ctx);
 int tlsr_server_cache_stats(struct tlsr_server_cache *sc,
