@@ -4,9 +4,11 @@ on one port (SO_REUSEPORT), tickets off, its session cache in a store.
 Prints "PORT n", then one JSON line per connection with what ITS OWN
 SSLSocket says ({"pid", "reused", "version"}); the client gets the same
 line.  usage: cache_server.py CERT KEY MODE STORE|- [PORT] [--fork]
-(MODE: tls12, tls13; STORE "-": no shared cache, OpenSSL's own; --fork:
-set up, then fork a second worker on the same listening socket, as
-pre-forking servers do).  TLSR_TEST_SEAL_KEY (hex) seals the store.
+(MODE: tls12, tls13; STORE "-": no shared cache, OpenSSL's own; a
+redis:// URL: a RedisStore; --fork: set up, then fork a second worker on
+the same listening socket, as pre-forking servers do).
+TLSR_TEST_SEAL_KEY (hex) seals the store; TLSR_TEST_LOOKUP_TIMEOUT
+(seconds) bounds a Redis lookup.
 """
 import ctypes
 import signal
@@ -29,10 +31,16 @@ if mode == "tls12":
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2
 else:
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-if store != "-":
-    seal = os.environ.get("TLSR_TEST_SEAL_KEY")     # hex, 32 bytes
+seal = os.environ.get("TLSR_TEST_SEAL_KEY")         # hex, 32 bytes
+seal = bytes.fromhex(seal) if seal else None
+if store.startswith("redis://") or store.startswith("unix://"):
+    tlsresume.server.session_cache(
+        ctx, tlsresume.RedisStore(store, seal_key=seal),
+        lookup_timeout=float(os.environ.get("TLSR_TEST_LOOKUP_TIMEOUT",
+                                            "0.01")))
+elif store != "-":
     tlsresume.server.session_cache(ctx, tlsresume.SessionStore(
-        store, seal_key=bytes.fromhex(seal) if seal else None))
+        store, seal_key=seal))
 
 lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
