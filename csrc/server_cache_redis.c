@@ -13,6 +13,7 @@
  * handshakes, not a stall per handshake.  Connections made before a
  * fork() are never used by the child: the parent still reads from them.
  */
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,6 +180,16 @@ static void went_down(struct tlsri_scache_redis *r)
     pthread_mutex_unlock(&r->lock);
 }
 
+/* An idle connection Redis has closed (restarted, its idle timeout) is
+ * readable: such a one is dropped before use, not taken for Redis being
+ * down. */
+static int idle_ok(int fd)
+{
+    struct pollfd pfd = { fd, POLLIN, 0 };
+
+    return poll(&pfd, 1, 0) == 0;
+}
+
 static int pool_get(struct tlsri_scache_redis *r)
 {
     int fd = -1, i;
@@ -190,8 +201,13 @@ static int pool_get(struct tlsri_scache_redis *r)
         r->nidle = 0;
         r->pid = getpid();
     }
-    if (r->nidle > 0)
+    while (fd < 0 && r->nidle > 0) {
         fd = r->idle[--r->nidle];
+        if (!idle_ok(fd)) {
+            close(fd);
+            fd = -1;
+        }
+    }
     pthread_mutex_unlock(&r->lock);
     return fd;
 }
@@ -229,7 +245,8 @@ static int call(struct tlsri_scache_redis *r, int fd, int argc,
 static int writer_conn(struct tlsri_scache_redis *r, int64_t deadline,
                        struct tlsr_error *err)
 {
-    if (r->writer_fd >= 0 && r->writer_pid != getpid()) {
+    if (r->writer_fd >= 0
+        && (r->writer_pid != getpid() || !idle_ok(r->writer_fd))) {
         close(r->writer_fd);
         r->writer_fd = -1;
     }

@@ -294,3 +294,25 @@ def test_start_up_errors_are_clear(certs, redis_server, tmp_path):
     tlsresume.server.session_cache(ctx, None)
     assert tlsresume.server.session_cache_stats(ctx) is None
     assert redis_server.password not in repr(store)
+
+
+def test_regression_pooled_connections_closed_by_a_restart_are_not_a_failure(
+        redis_server, certs, recwarn):
+    # Redis restarted: the connections kept from before are closed by it.
+    # Dropped before use, they cost neither a miss nor retry_after.
+    store = tlsresume.RedisStore(redis_server.url, retry_after=60)
+    a, b = Server(certs, store, lookup_timeout=1), \
+        Server(certs, store, lookup_timeout=1)
+    ctx = client_ctx(certs)
+    _, sess, _ = connect(ctx, a.port, None)
+    connect(ctx, b.port, sess)
+    assert b.reused == [True]
+    redis_server.kill()
+    redis_server.start()                        # same port, empty
+    _, sess, _ = connect(ctx, a.port, None)     # written on a new connection
+    connect(ctx, b.port, sess)                  # looked up on a new one
+    assert b.reused == [True, True]
+    assert tlsresume.server.session_cache_stats(b.ctx)["failures"] == 0
+    assert not [w for w in recwarn if WARNING in str(w.message)]
+    a.close()
+    b.close()
