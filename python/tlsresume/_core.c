@@ -1079,6 +1079,24 @@ static void server_cache_warn(void *arg, int code, const char *msg)
     PyGILState_Release(g);
 }
 
+/* ctx's server sessions in sc (a new cache, or NULL and err): warnings
+ * as RuntimeWarning; sc's reference is dropped (ctx keeps its own). */
+static PyObject *serve_from(core_state *st, struct tlsr_server_cache *sc,
+                            SSL_CTX *sctx, struct tlsr_error *err)
+{
+    int rc;
+
+    if (sc == NULL)
+        return raise_err(st, err);
+    rc = tlsr_server_cache_set_warn(sc, server_cache_warn, NULL, err);
+    if (rc == 0)
+        rc = tlsr_server_cache_ctx(sc, sctx, err);
+    tlsr_server_cache_free(sc);
+    if (rc != 0)
+        return raise_err(st, err);
+    Py_RETURN_NONE;
+}
+
 /* server_cache(ctx, scope): ctx's server sessions live in this store. */
 static PyObject *store_server_cache(StoreObject *self, PyObject *args)
 {
@@ -1089,7 +1107,6 @@ static PyObject *store_server_cache(StoreObject *self, PyObject *args)
     const char *scope;
     PyObject *ctx;
     SSL_CTX *sctx;
-    int rc;
 
     if (!PyArg_ParseTuple(args, "Os:server_cache", &ctx, &scope))
         return NULL;
@@ -1098,15 +1115,7 @@ static PyObject *store_server_cache(StoreObject *self, PyObject *args)
     store = tlsr_attach_lock(self->att);
     sc = tlsr_server_cache_new(store, scope, &err);
     tlsr_attach_unlock(self->att);
-    if (sc == NULL)
-        return raise_err(st, &err);
-    rc = tlsr_server_cache_set_warn(sc, server_cache_warn, NULL, &err);
-    if (rc == 0)
-        rc = tlsr_server_cache_ctx(sc, sctx, &err);
-    tlsr_server_cache_free(sc);
-    if (rc != 0)
-        return raise_err(st, &err);
-    Py_RETURN_NONE;
+    return serve_from(st, sc, sctx, &err);
 }
 
 /* server_cache_detach(ctx): OpenSSL's internal cache again. */
@@ -1413,7 +1422,6 @@ static PyObject *codec_server_cache(CodecObject *self, PyObject *args)
     const char *scope;
     PyObject *ctx;
     SSL_CTX *sctx;
-    int rc;
 
     tlsr_redis_options_init(&ro);
     if (!PyArg_ParseTuple(args, "Oszizzzisiii:server_cache", &ctx, &scope,
@@ -1426,15 +1434,7 @@ static PyObject *codec_server_cache(CodecObject *self, PyObject *args)
     Py_BEGIN_ALLOW_THREADS      /* resolves the host */
     sc = tlsr_server_cache_new_redis(&ro, self->codec, scope, &err);
     Py_END_ALLOW_THREADS
-    if (sc == NULL)
-        return raise_err(st, &err);
-    rc = tlsr_server_cache_set_warn(sc, server_cache_warn, NULL, &err);
-    if (rc == 0)
-        rc = tlsr_server_cache_ctx(sc, sctx, &err);
-    tlsr_server_cache_free(sc);
-    if (rc != 0)
-        return raise_err(st, &err);
-    Py_RETURN_NONE;
+    return serve_from(st, sc, sctx, &err);
 }
 
 static PyMethodDef codec_methods[] = {
