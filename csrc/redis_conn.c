@@ -36,7 +36,7 @@ int tlsri_redis_addr_init(struct tlsri_redis_addr *a, const char *host,
                           int port, const char *unix_path, const char *user,
                           const char *pass, int db, struct tlsr_error *err)
 {
-    struct addrinfo hints, *res = NULL;
+    struct addrinfo hints, *res = NULL, *ai;
     char ports[8];
     int rc;
 
@@ -52,14 +52,15 @@ int tlsri_redis_addr_init(struct tlsri_redis_addr *a, const char *host,
     snprintf(a->pass, sizeof(a->pass), "%s", pass ? pass : "");
     a->db = db;
     if (unix_path != NULL && *unix_path != '\0') {
-        struct sockaddr_un *un = (struct sockaddr_un *)&a->sa;
+        struct sockaddr_un *un = (struct sockaddr_un *)&a->sa[0];
 
         if (strlen(unix_path) >= sizeof(un->sun_path))
             return tlsri_error_set(err, TLSR_EINVAL, "Redis socket path too "
                                    "long");
         un->sun_family = AF_UNIX;
         strcpy(un->sun_path, unix_path);
-        a->len = sizeof(*un);
+        a->len[0] = sizeof(*un);
+        a->n = 1;
         return TLSR_OK;
     }
     if (host == NULL || *host == '\0' || port <= 0 || port > 65535)
@@ -70,16 +71,19 @@ int tlsri_redis_addr_init(struct tlsri_redis_addr *a, const char *host,
     hints.ai_socktype = SOCK_STREAM;
     snprintf(ports, sizeof(ports), "%d", port);
     rc = getaddrinfo(host, ports, &hints, &res);
-    if (rc != 0 || res == NULL || res->ai_addrlen > sizeof(a->sa)) {
-        if (res != NULL)
-            freeaddrinfo(res);
+    if (rc != 0)
         return tlsri_error_set(err, TLSR_ECONNECT, "cannot resolve Redis "
-                               "host %.200s: %s", host,
-                               rc ? gai_strerror(rc) : "no address");
+                               "host %.200s: %s", host, gai_strerror(rc));
+    for (ai = res; ai != NULL && a->n < TLSRI_REDIS_ADDRS; ai = ai->ai_next) {
+        if (ai->ai_addrlen > sizeof(a->sa[0]))
+            continue;
+        memcpy(&a->sa[a->n], ai->ai_addr, ai->ai_addrlen);
+        a->len[a->n++] = ai->ai_addrlen;
     }
-    memcpy(&a->sa, res->ai_addr, res->ai_addrlen);
-    a->len = res->ai_addrlen;
     freeaddrinfo(res);
+    if (a->n == 0)
+        return tlsri_error_set(err, TLSR_ECONNECT, "Redis host %.200s has no "
+                               "address", host);
     return TLSR_OK;
 }
 
@@ -379,36 +383,49 @@ static int handshake(int fd, const struct tlsri_redis_addr *a,
     return TLSR_OK;
 }
 
+/* A connected socket to address i by deadline, or -1 and *soerr. */
+static int connect_one(const struct tlsri_redis_addr *a, int i,
+                       int64_t deadline, int *soerr)
+{
+    socklen_t sl = sizeof(*soerr);
+    int fd, w, one = 1;
+
+    *soerr = 0;
+    fd = socket(a->sa[i].ss_family,
+                SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        *soerr = errno;
+        return -1;
+    }
+    if (connect(fd, (const struct sockaddr *)&a->sa[i], a->len[i]) != 0) {
+        if (errno != EINPROGRESS && errno != EAGAIN)
+            *soerr = errno;
+        else if ((w = wait_fd(fd, POLLOUT, deadline)) != 1)
+            *soerr = w == 0 ? ETIMEDOUT : errno;
+        else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, soerr, &sl) != 0)
+            *soerr = errno;
+    }
+    if (*soerr != 0) {
+        close(fd);
+        return -1;
+    }
+    if (a->sa[i].ss_family != AF_UNIX)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return fd;
+}
+
 int tlsri_redis_connect(const struct tlsri_redis_addr *a, int64_t deadline,
                         struct tlsr_error *err)
 {
-    int fd, soerr = 0, one = 1, w;
-    socklen_t sl = sizeof(soerr);
+    int fd = -1, soerr = ENOENT, i;
 
-    fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                0);
+    for (i = 0; i < a->n && fd < 0 && soerr != ETIMEDOUT; i++)
+        fd = connect_one(a, i, deadline, &soerr);
     if (fd < 0) {
-        tlsri_error_set(err, TLSR_ECONNECT, "Redis: socket: %s",
-                        strerror(errno));
-        return -1;
-    }
-    if (connect(fd, (const struct sockaddr *)&a->sa, a->len) != 0) {
-        if (errno != EINPROGRESS && errno != EAGAIN) {
-            soerr = errno;
-        } else if ((w = wait_fd(fd, POLLOUT, deadline)) != 1) {
-            soerr = w == 0 ? ETIMEDOUT : errno;
-        } else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0) {
-            soerr = errno;
-        }
-    }
-    if (soerr != 0) {
-        close(fd);
         tlsri_error_set(err, TLSR_ECONNECT, "cannot connect to Redis: %s",
                         strerror(soerr));
         return -1;
     }
-    if (a->sa.ss_family != AF_UNIX)
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (handshake(fd, a, deadline, err) != TLSR_OK) {
         close(fd);
         return -1;

@@ -14,10 +14,14 @@
 
 #include "internal.h"
 
-/* Where Redis is: resolved once, at start-up (no DNS on a handshake). */
+enum { TLSRI_REDIS_ADDRS = 4 };
+
+/* Where Redis is: resolved once, at start-up (no DNS on a handshake);
+ * connecting tries the addresses in turn ("localhost": ::1, 127.0.0.1). */
 struct tlsri_redis_addr {
-    struct sockaddr_storage sa;
-    socklen_t len;
+    struct sockaddr_storage sa[TLSRI_REDIS_ADDRS];
+    socklen_t len[TLSRI_REDIS_ADDRS];
+    int n;
     char user[128];
     char pass[512];                 /* a secret: wiped when freed */
     int db;

@@ -135,8 +135,9 @@ int tlsri_scache_redis_same(const struct tlsri_scache_redis *a,
     struct tlsr_store *sa = tlsri_codec_store(a->codec);
     struct tlsr_store *sb = tlsri_codec_store(b->codec);
 
-    return a->addr.len == b->addr.len
-           && memcmp(&a->addr.sa, &b->addr.sa, a->addr.len) == 0
+    return a->addr.n == b->addr.n
+           && memcmp(a->addr.len, b->addr.len, sizeof(a->addr.len)) == 0
+           && memcmp(a->addr.sa, b->addr.sa, sizeof(a->addr.sa)) == 0
            && a->addr.db == b->addr.db && strcmp(a->prefix, b->prefix) == 0
            && sa->sealed == sb->sealed
            && (!sa->sealed || memcmp(sa->key_id, sb->key_id,

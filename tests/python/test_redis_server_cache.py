@@ -316,3 +316,19 @@ def test_regression_pooled_connections_closed_by_a_restart_are_not_a_failure(
     assert not [w for w in recwarn if WARNING in str(w.message)]
     a.close()
     b.close()
+
+
+def test_a_host_name_is_resolved_at_start_up(redis_server, certs):
+    # Resolved once, by session_cache(); connecting tries each address
+    # ("localhost" may be ::1 first; this Redis listens on 127.0.0.1).
+    url = "redis://:%s@localhost:%d/0" % (redis_server.password,
+                                          redis_server.port)
+    store = tlsresume.RedisStore(url)
+    a, b = Server(certs, store, lookup_timeout=1), \
+        Server(certs, store, lookup_timeout=1)
+    ctx = client_ctx(certs)
+    _, sess, _ = connect(ctx, a.port, None)
+    connect(ctx, b.port, sess)
+    assert b.reused == [True]
+    a.close()
+    b.close()
