@@ -7,7 +7,7 @@ runs.  Now it only queues the session for a writer thread.
 
 Each client process makes RUNS connections, each under a deadline: a
 connection that does not finish in time counts as a hang.  More than
-RACE_ALLOWANCE hangs or errors fail the test (see below).  Resumption is checked by the server's own report.
+RACE_ALLOWANCE hangs or errors in two samples fail the test (see below).  Resumption is checked by the server's own report.
 
 Two threads on one OpenSSL connection race even without tlsresume (the
 writer can enter the TLS 1.3 ticket processing the reader is in): measured
@@ -53,9 +53,26 @@ def run_clients(srv, kind, certs, store, busy=False):
 RACE_ALLOWANCE = 2
 
 
+def failures(out):
+    return out["hangs"] + len(out["errors"])
+
+
+def measure(echo_server, certs, tmp_path, kind, busy=False):
+    """RUNS connections against a fresh server and store.  OpenSSL's own
+    race (above) can exceed the allowance on a heavily loaded machine
+    (3 of 60 seen once): then a second sample decides.  The old callback
+    failed 5-11 of every 60, so it fails both."""
+    for attempt in (1, 2):
+        srv = echo_server(kind)
+        out = run_clients(srv, kind, certs, tmp_path / ("st%d" % attempt),
+                          busy)
+        if failures(out) <= RACE_ALLOWANCE:
+            break
+    return out, srv
+
+
 def check(out, srv):
-    failed = out["hangs"] + len(out["errors"])
-    assert failed <= RACE_ALLOWANCE, out
+    assert failures(out) <= RACE_ALLOWANCE, out
     assert out["ok"] >= RUNS - RACE_ALLOWANCE, out
     # Every connection after the first resumed (from the store), by the
     # server's own account.
@@ -72,16 +89,14 @@ def check(out, srv):
 def test_regression_new_session_cb_no_io_in_ssl_read_websockets(
         echo_server, certs, tmp_path):
     pytest.importorskip("websockets.sync.client")
-    srv = echo_server("ws")
-    check(run_clients(srv, "ws", certs, tmp_path / "st"), srv)
+    check(*measure(echo_server, certs, tmp_path, "ws"))
 
 
 def test_regression_new_session_cb_no_io_in_ssl_read_reader_writer(
         echo_server, certs, tmp_path):
     # A reader thread in recv, this thread sending, one SSLSocket; the
     # store busy with another thread's writes.
-    srv = echo_server("raw")
-    out = run_clients(srv, "raw", certs, tmp_path / "st", busy=True)
+    out, srv = measure(echo_server, certs, tmp_path, "raw", busy=True)
     assert out["busy_puts"] > 0
     check(out, srv)
 
