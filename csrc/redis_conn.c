@@ -210,12 +210,14 @@ static int read_exact(struct reader *r, uint8_t *dst, size_t n,
     return TLSR_OK;
 }
 
-/* A decimal integer filling all of s (RESP lengths and integers). */
+/* A decimal integer filling all of s (RESP lengths and integers): an
+ * optional '-' and digits only (strtoll alone would take blanks and '+'). */
 static int parse_ll(const char *s, long long *out)
 {
     char *end;
 
-    if (*s == '\0')
+    if (!(*s >= '0' && *s <= '9') && !(*s == '-' && s[1] >= '0'
+                                       && s[1] <= '9'))
         return -1;
     errno = 0;
     *out = strtoll(s, &end, 10);
