@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "redis_conn.h"
 #include "redis_server.h"
 
 enum { RS_MAX = 8 };
@@ -155,4 +156,63 @@ void rs_stop(struct rs_server *s)
         rmdir(s->dir);
         s->dir[0] = '\0';
     }
+}
+
+int rs_shared(const char *test, struct rs_server **out)
+{
+    static struct rs_server shared;
+    static int state;       /* 0 not tried, 1 up, 2 none, -1 failed */
+
+    if (state == 0)
+        state = !rs_available() ? 2
+                : rs_start(&shared, RS_PASS, NULL) == 0 ? 1 : -1;
+    *out = &shared;
+    if (state == 2) {
+        printf("skip %s: no %s\n", test, RS_BINARY);
+        return 0;
+    }
+    return state;
+}
+
+int rs_connect(const struct rs_server *s, int db)
+{
+    struct tlsri_redis_addr a;
+
+    if (tlsri_redis_addr_init(&a, "127.0.0.1", s->port, NULL, NULL, s->pass,
+                              db, NULL) != TLSR_OK)
+        return -1;
+    return tlsri_redis_connect(&a, tlsri_mono_ms() + 5000, NULL);
+}
+
+int rs_cmd(int fd, struct tlsri_resp *out, int argc, const char **argv)
+{
+    size_t lens[8];
+    int i;
+
+    if (argc > 8)
+        return -1;
+    for (i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    if (tlsri_redis_call(fd, argc, argv, lens, tlsri_mono_ms() + 5000, out,
+                         NULL) != TLSR_OK)
+        return -1;
+    return out->type;
+}
+
+long long rs_int(const struct rs_server *s, const char *word)
+{
+    struct tlsri_resp r;
+    long long v = -1;
+    int fd = rs_connect(s, 0), type;
+
+    if (fd < 0)
+        return -1;
+    type = rs_cmd(fd, &r, 1, &word);
+    if (type == TLSRI_RESP_INT)
+        v = r.num;
+    else if (type == TLSRI_RESP_STATUS)
+        v = 0;
+    tlsri_resp_clear(&r);
+    close(fd);
+    return v;
 }

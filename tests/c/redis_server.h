@@ -32,4 +32,32 @@ void rs_stop(struct rs_server *s);
 /* A TCP port nothing listens on (just bound and closed). */
 int rs_free_port(void);
 
+/* The process's shared server with password RS_PASS, started on first
+ * use: 1 up, 0 when redis-server is not installed (a skip line for test
+ * is printed), -1 if it would not start. */
+#define RS_PASS "tlsr-test-s3cret"
+int rs_shared(const char *test, struct rs_server **out);
+
+/* Skip (pass) without redis-server, fail if it is there and won't start;
+ * sets s.  For test functions (harness.h's CHECK). */
+#define RS_NEED(s)                                                         \
+    do {                                                                   \
+        int st_ = rs_shared(__func__, &(s));                               \
+        if (st_ == 0)                                                      \
+            return;                                                        \
+        CHECK(st_ == 1);                                                   \
+    } while (0)
+
+/* A logged-in connection to s's db (the core's client), or -1. */
+int rs_connect(const struct rs_server *s, int db);
+
+/* One command on fd (argv NUL-terminated strings): the reply's type
+ * (TLSRI_RESP_*, its data in *out to tlsri_resp_clear), -1 on failure. */
+struct tlsri_resp;
+int rs_cmd(int fd, struct tlsri_resp *out, int argc, const char **argv);
+
+/* The integer reply of a one-word command (DBSIZE, FLUSHALL: 0) on s's
+ * db 0, or -1. */
+long long rs_int(const struct rs_server *s, const char *word);
+
 #endif

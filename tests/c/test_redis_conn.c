@@ -356,20 +356,7 @@ static void arguments_larger_than_any_entry_are_refused(void)
 
 /* ---- against a real redis-server --------------------------------------- */
 
-static const char PASS[] = "s3cret-pass-in-test";
-static struct rs_server srv;
-static int srv_state;           /* 0 not tried, 1 up, -1 none */
-
-/* The shared server, started on first use; 0 means skip the test. */
-static int redis_up(const char *test)
-{
-    if (srv_state == 0)
-        srv_state = !rs_available() ? -1
-                    : rs_start(&srv, PASS, NULL) == 0 ? 1 : -2;
-    if (srv_state == -1)
-        printf("skip %s: no %s\n", test, RS_BINARY);
-    return srv_state;
-}
+static struct rs_server *srv;
 
 static int connect_to(const char *host, int port, const char *unix_path,
                       const char *pass, int db, struct tlsr_error *err)
@@ -382,29 +369,6 @@ static int connect_to(const char *host, int port, const char *unix_path,
     return tlsri_redis_connect(&a, tlsri_mono_ms() + 2000, err);
 }
 
-/* Skip (pass) without redis-server; fail if it is there and won't start. */
-#define NEED_REDIS()                                                       \
-    do {                                                                   \
-        int st_ = redis_up(__func__);                                      \
-        if (st_ == -1)                                                     \
-            return;                                                        \
-        CHECK(st_ == 1);                                                   \
-    } while (0)
-
-/* One command, its reply's type (data in r, to clear). */
-static int cmd(int fd, struct tlsri_resp *r, int argc, const char **argv)
-{
-    size_t lens[6];
-    int i;
-
-    for (i = 0; i < argc; i++)
-        lens[i] = strlen(argv[i]);
-    if (tlsri_redis_call(fd, argc, argv, lens, tlsri_mono_ms() + 2000, r,
-                         NULL) != TLSR_OK)
-        return -1;
-    return r->type;
-}
-
 static void connects_with_the_password(void)
 {
     const char *set[3] = { "SET", "tlsr-test:k", "value" };
@@ -413,24 +377,24 @@ static void connects_with_the_password(void)
     struct tlsr_error err;
     int fd;
 
-    NEED_REDIS();
-    fd = connect_to("127.0.0.1", srv.port, NULL, PASS, 0, &err);
+    RS_NEED(srv);
+    fd = connect_to("127.0.0.1", srv->port, NULL, RS_PASS, 0, &err);
     CHECK_CODE(fd >= 0, 1, &err);
-    CHECK_EQ_INT(cmd(fd, &r, 3, set), TLSRI_RESP_STATUS);
+    CHECK_EQ_INT(rs_cmd(fd, &r, 3, set), TLSRI_RESP_STATUS);
     tlsri_resp_clear(&r);
-    CHECK_EQ_INT(cmd(fd, &r, 2, get), TLSRI_RESP_BULK);
+    CHECK_EQ_INT(rs_cmd(fd, &r, 2, get), TLSRI_RESP_BULK);
     CHECK(r.len == 5 && memcmp(r.data, "value", 5) == 0);
     tlsri_resp_clear(&r);
     close(fd);
     /* By name, and on the Unix socket. */
-    fd = connect_to("localhost", srv.port, NULL, PASS, 0, &err);
+    fd = connect_to("localhost", srv->port, NULL, RS_PASS, 0, &err);
     if (fd < 0)     /* localhost may be ::1 first, where no one listens */
         CHECK_EQ_INT(err.code, TLSR_ECONNECT);
     else
         close(fd);
-    fd = connect_to(NULL, 0, srv.sock, PASS, 0, &err);
+    fd = connect_to(NULL, 0, srv->sock, RS_PASS, 0, &err);
     CHECK_CODE(fd >= 0, 1, &err);
-    CHECK_EQ_INT(cmd(fd, &r, 2, get), TLSRI_RESP_BULK);
+    CHECK_EQ_INT(rs_cmd(fd, &r, 2, get), TLSRI_RESP_BULK);
     tlsri_resp_clear(&r);
     close(fd);
 }
@@ -442,8 +406,8 @@ static void a_wrong_password_is_econnect_without_it(void)
     struct tlsr_error err;
     int fd;
 
-    NEED_REDIS();
-    fd = connect_to("127.0.0.1", srv.port, NULL, "not-the-pass-xyz", 0, &err);
+    RS_NEED(srv);
+    fd = connect_to("127.0.0.1", srv->port, NULL, "not-the-pass-xyz", 0, &err);
     CHECK_EQ_INT(fd, -1);
     CHECK_EQ_INT(err.code, TLSR_ECONNECT);
     CHECK(strstr(err.msg, "WRONGPASS") != NULL
@@ -453,17 +417,18 @@ static void a_wrong_password_is_econnect_without_it(void)
     {
         struct tlsri_redis_addr a;
 
-        CHECK_CODE(tlsri_redis_addr_init(&a, "127.0.0.1", srv.port, NULL,
-                                         "nobody", PASS, 0, &err), 0, &err);
+        CHECK_CODE(tlsri_redis_addr_init(&a, "127.0.0.1", srv->port, NULL,
+                                         "nobody", RS_PASS, 0, &err),
+                   0, &err);
         CHECK_EQ_INT(tlsri_redis_connect(&a, tlsri_mono_ms() + 2000, &err),
                      -1);
         CHECK_EQ_INT(err.code, TLSR_ECONNECT);
-        CHECK(strstr(err.msg, PASS) == NULL);
+        CHECK(strstr(err.msg, RS_PASS) == NULL);
     }
     /* No password: connected, and every command refused by Redis. */
-    fd = connect_to("127.0.0.1", srv.port, NULL, NULL, 0, &err);
+    fd = connect_to("127.0.0.1", srv->port, NULL, NULL, 0, &err);
     CHECK_CODE(fd >= 0, 1, &err);
-    CHECK_EQ_INT(cmd(fd, &r, 2, get), TLSRI_RESP_ERROR);
+    CHECK_EQ_INT(rs_cmd(fd, &r, 2, get), TLSRI_RESP_ERROR);
     CHECK(strncmp((char *)r.data, "NOAUTH", 6) == 0);
     tlsri_resp_clear(&r);
     close(fd);
@@ -477,24 +442,24 @@ static void the_db_is_selected(void)
     struct tlsr_error err;
     int fd;
 
-    NEED_REDIS();
-    fd = connect_to("127.0.0.1", srv.port, NULL, PASS, 3, &err);
+    RS_NEED(srv);
+    fd = connect_to("127.0.0.1", srv->port, NULL, RS_PASS, 3, &err);
     CHECK_CODE(fd >= 0, 1, &err);
-    CHECK_EQ_INT(cmd(fd, &r, 3, set), TLSRI_RESP_STATUS);
+    CHECK_EQ_INT(rs_cmd(fd, &r, 3, set), TLSRI_RESP_STATUS);
     tlsri_resp_clear(&r);
     close(fd);
-    fd = connect_to("127.0.0.1", srv.port, NULL, PASS, 0, &err);
+    fd = connect_to("127.0.0.1", srv->port, NULL, RS_PASS, 0, &err);
     CHECK_CODE(fd >= 0, 1, &err);
-    CHECK_EQ_INT(cmd(fd, &r, 2, get), TLSRI_RESP_NIL);
+    CHECK_EQ_INT(rs_cmd(fd, &r, 2, get), TLSRI_RESP_NIL);
     close(fd);
-    fd = connect_to("127.0.0.1", srv.port, NULL, PASS, 3, &err);
+    fd = connect_to("127.0.0.1", srv->port, NULL, RS_PASS, 3, &err);
     CHECK_CODE(fd >= 0, 1, &err);
-    CHECK_EQ_INT(cmd(fd, &r, 2, get), TLSRI_RESP_BULK);
+    CHECK_EQ_INT(rs_cmd(fd, &r, 2, get), TLSRI_RESP_BULK);
     CHECK(r.len == 5 && memcmp(r.data, "three", 5) == 0);
     tlsri_resp_clear(&r);
     close(fd);
     /* A db this Redis does not have: refused with Redis's words. */
-    fd = connect_to("127.0.0.1", srv.port, NULL, PASS, 999, &err);
+    fd = connect_to("127.0.0.1", srv->port, NULL, RS_PASS, 999, &err);
     CHECK_EQ_INT(fd, -1);
     CHECK_EQ_INT(err.code, TLSR_ECONNECT);
     CHECK(strstr(err.msg, "SELECT") != NULL && strstr(err.msg, "range"));
@@ -507,12 +472,12 @@ static void a_closed_port_is_econnect_at_once(void)
     int port = rs_free_port();
 
     CHECK(port > 0);
-    CHECK_EQ_INT(connect_to("127.0.0.1", port, NULL, PASS, 0, &err), -1);
+    CHECK_EQ_INT(connect_to("127.0.0.1", port, NULL, RS_PASS, 0, &err), -1);
     CHECK_EQ_INT(err.code, TLSR_ECONNECT);
     CHECK(strstr(err.msg, "refused") != NULL);
     CHECK(tlsri_mono_ms() - t0 < 1000);
-    CHECK_EQ_INT(connect_to(NULL, 0, "/nonexistent/redis.sock", PASS, 0, &err),
-                 -1);
+    CHECK_EQ_INT(connect_to(NULL, 0, "/nonexistent/redis.sock", RS_PASS, 0,
+                            &err), -1);
     CHECK_EQ_INT(err.code, TLSR_ECONNECT);
 }
 

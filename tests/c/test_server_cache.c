@@ -3,7 +3,7 @@
  * two processes would have, share one store and resume each other's
  * session IDs (TLS 1.2) and stateful tickets (TLS 1.3 with
  * SSL_OP_NO_TICKET), through real in-memory handshakes.  New sessions
- * reach the store through the cache's writer thread: flush() writes them
+ * reach the store through the cache's writer thread: sc_flush() writes them
  * now, where another context (another process) must see them at once.
  */
 #define _GNU_SOURCE
@@ -19,6 +19,7 @@
 #include <openssl/ssl.h>
 
 #include "harness.h"
+#include "scache_pair.h"
 #include "tls_pair.h"
 #include "tlsresume.h"
 
@@ -65,90 +66,18 @@ static struct tlsr_store *open_store(const char *path, int sealed)
     return tlsr_store_open(path, &o, &err);
 }
 
-/* A server context as a process of a fleet would make it: tickets off,
- * session-id context sid. */
-static SSL_CTX *server(int version, const char *sid)
-{
-    SSL_CTX *ctx = tp_server_ctx(TP_EC, version);
-
-    if (ctx != NULL) {
-        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-        SSL_CTX_set_session_id_context(ctx, (const unsigned char *)sid,
-                                       (unsigned int)strlen(sid));
-    }
-    return ctx;
-}
-
 static int share(struct tlsr_store *st, SSL_CTX *ctx)
 {
     struct tlsr_error err;
-    struct tlsr_server_cache *sc = tlsr_server_cache_new(st, NULL, &err);
-    int rc;
 
-    if (sc == NULL)
-        return -1;
-    rc = tlsr_server_cache_ctx(sc, ctx, &err);
-    if (rc != 0)
-        fprintf(stderr, "  share: %s\n", err.msg);
-    tlsr_server_cache_free(sc);
-    return rc;
-}
-
-static int stats(SSL_CTX *ctx, struct tlsr_server_cache_stats *out)
-{
-    struct tlsr_server_cache *sc = tlsr_server_cache_get(ctx);
-    int rc;
-
-    if (sc == NULL)
-        return -1;
-    rc = tlsr_server_cache_stats(sc, out, NULL);
-    tlsr_server_cache_free(sc);
-    return rc;
-}
-
-/* Write what ctx's cache has queued (as ~20 ms would); 0 if no cache. */
-static int flush(SSL_CTX *ctx)
-{
-    struct tlsr_server_cache *sc = tlsr_server_cache_get(ctx);
-    struct tlsr_error err;
-    int rc;
-
-    if (sc == NULL)
-        return 0;
-    rc = tlsr_server_cache_flush(sc, 5000, &err);
-    if (rc != 0)
-        fprintf(stderr, "  flush: %s\n", err.msg);
-    tlsr_server_cache_free(sc);
-    return rc;
-}
-
-/* Full handshake on a, then resume on b: returns reused (or -1). */
-static int resume_across(SSL_CTX *a, SSL_CTX *b, int version)
-{
-    SSL_CTX *cli = tp_client_ctx(version);
-    SSL_SESSION *s, *s2;
-    int reused = -1, r2 = -1;
-
-    s = tp_connect(a, cli, NULL, &reused);
-    if (flush(a) != 0)
-        reused = -1;
-    if (s == NULL || reused != 0) {
-        SSL_SESSION_free(s);
-        SSL_CTX_free(cli);
-        return -1;
-    }
-    s2 = tp_connect(b, cli, s, &r2);
-    SSL_SESSION_free(s);
-    SSL_SESSION_free(s2);
-    SSL_CTX_free(cli);
-    return s2 == NULL ? -1 : r2;
+    return sc_share(tlsr_server_cache_new(st, NULL, &err), ctx);
 }
 
 static void two_servers_share(int version)
 {
     const char *p = tmp_store();
     struct tlsr_store *st = open_store(p, 0);
-    SSL_CTX *a = server(version, "fleet"), *b = server(version, "fleet");
+    SSL_CTX *a = sc_server(version, "fleet"), *b = sc_server(version, "fleet");
     struct tlsr_server_cache_stats sa, sb;
     int i;
 
@@ -156,12 +85,12 @@ static void two_servers_share(int version)
     CHECK_EQ_INT(share(st, a), 0);
     CHECK_EQ_INT(share(st, b), 0);
     for (i = 0; i < 3; i++) {
-        CHECK_EQ_INT(resume_across(a, b, version), 1);
-        CHECK_EQ_INT(resume_across(b, a, version), 1);
+        CHECK_EQ_INT(sc_resume_across(a, b, version), 1);
+        CHECK_EQ_INT(sc_resume_across(b, a, version), 1);
     }
-    CHECK(flush(a) == 0 && flush(b) == 0);
-    CHECK_EQ_INT(stats(a, &sa), 0);
-    CHECK_EQ_INT(stats(b, &sb), 0);
+    CHECK(sc_flush(a) == 0 && sc_flush(b) == 0);
+    CHECK_EQ_INT(sc_stats(a, &sa), 0);
+    CHECK_EQ_INT(sc_stats(b, &sb), 0);
     CHECK(sa.stored >= 3 && sb.stored >= 3);
     CHECK(sa.hits >= 3 && sb.hits >= 3);
     CHECK_EQ_INT(sa.failures + sb.failures, 0);
@@ -185,12 +114,12 @@ static void tls13_stateful_tickets_resume_across_servers(void)
 
 static void without_the_cache_servers_do_not_resume_each_other(void)
 {
-    SSL_CTX *a = server(TLS1_2_VERSION, "fleet");
-    SSL_CTX *b = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *a = sc_server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *b = sc_server(TLS1_2_VERSION, "fleet");
 
     CHECK(a != NULL && b != NULL);
-    CHECK_EQ_INT(resume_across(a, b, TLS1_2_VERSION), 0);
-    CHECK_EQ_INT(resume_across(a, a, TLS1_2_VERSION), 1);
+    CHECK_EQ_INT(sc_resume_across(a, b, TLS1_2_VERSION), 0);
+    CHECK_EQ_INT(sc_resume_across(a, a, TLS1_2_VERSION), 1);
     SSL_CTX_free(a);
     SSL_CTX_free(b);
 }
@@ -199,18 +128,18 @@ static void different_sid_ctx_never_resumes(void)
 {
     const char *p = tmp_store();
     struct tlsr_store *st = open_store(p, 0);
-    SSL_CTX *a12 = server(TLS1_2_VERSION, "fleet");
-    SSL_CTX *b12 = server(TLS1_2_VERSION, "other");
-    SSL_CTX *a13 = server(TLS1_3_VERSION, "fleet");
-    SSL_CTX *b13 = server(TLS1_3_VERSION, "other");
+    SSL_CTX *a12 = sc_server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *b12 = sc_server(TLS1_2_VERSION, "other");
+    SSL_CTX *a13 = sc_server(TLS1_3_VERSION, "fleet");
+    SSL_CTX *b13 = sc_server(TLS1_3_VERSION, "other");
 
     CHECK(st != NULL && a12 && b12 && a13 && b13);
     CHECK(share(st, a12) == 0 && share(st, b12) == 0);
     CHECK(share(st, a13) == 0 && share(st, b13) == 0);
-    CHECK_EQ_INT(resume_across(a12, b12, TLS1_2_VERSION), 0);
-    CHECK_EQ_INT(resume_across(b12, a12, TLS1_2_VERSION), 0);
-    CHECK_EQ_INT(resume_across(a13, b13, TLS1_3_VERSION), 0);
-    CHECK_EQ_INT(resume_across(b13, a13, TLS1_3_VERSION), 0);
+    CHECK_EQ_INT(sc_resume_across(a12, b12, TLS1_2_VERSION), 0);
+    CHECK_EQ_INT(sc_resume_across(b12, a12, TLS1_2_VERSION), 0);
+    CHECK_EQ_INT(sc_resume_across(a13, b13, TLS1_3_VERSION), 0);
+    CHECK_EQ_INT(sc_resume_across(b13, a13, TLS1_3_VERSION), 0);
     SSL_CTX_free(a12);
     SSL_CTX_free(b12);
     SSL_CTX_free(a13);
@@ -223,8 +152,8 @@ static void different_scope_never_resumes(void)
 {
     const char *p = tmp_store();
     struct tlsr_store *st = open_store(p, 0);
-    SSL_CTX *a = server(TLS1_2_VERSION, "fleet");
-    SSL_CTX *b = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *a = sc_server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *b = sc_server(TLS1_2_VERSION, "fleet");
     struct tlsr_server_cache *sc;
     struct tlsr_error err;
 
@@ -234,7 +163,7 @@ static void different_scope_never_resumes(void)
     CHECK(sc != NULL);
     CHECK_CODE(tlsr_server_cache_ctx(sc, b, &err), 0, &err);
     tlsr_server_cache_free(sc);
-    CHECK_EQ_INT(resume_across(a, b, TLS1_2_VERSION), 0);
+    CHECK_EQ_INT(sc_resume_across(a, b, TLS1_2_VERSION), 0);
     SSL_CTX_free(a);
     SSL_CTX_free(b);
     tlsr_store_free(st);
@@ -245,8 +174,8 @@ static void expired_entries_are_not_served(void)
 {
     const char *p = tmp_store();
     struct tlsr_store *st = open_store(p, 0);
-    SSL_CTX *a = server(TLS1_2_VERSION, "fleet");
-    SSL_CTX *b = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *a = sc_server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *b = sc_server(TLS1_2_VERSION, "fleet");
     SSL_CTX *cli = tp_client_ctx(TLS1_2_VERSION);
     SSL_SESSION *s, *s2;
     int reused = -1;
@@ -256,7 +185,7 @@ static void expired_entries_are_not_served(void)
     SSL_CTX_set_timeout(a, 2);          /* the session's own timeout */
     s = tp_connect(a, cli, NULL, &reused);
     CHECK(s != NULL && reused == 0);
-    CHECK_EQ_INT(flush(a), 0);
+    CHECK_EQ_INT(sc_flush(a), 0);
     CHECK_EQ_INT(tlsr_store_count(st, NULL), 1);
     sleep(3);
     s2 = tp_connect(b, cli, s, &reused);
@@ -275,9 +204,9 @@ static void sealed_store_works_and_other_keys_miss(void)
 {
     const char *p = tmp_store();
     struct tlsr_store *st = open_store(p, 1), *plain;
-    SSL_CTX *a = server(TLS1_3_VERSION, "fleet");
-    SSL_CTX *b = server(TLS1_3_VERSION, "fleet");
-    SSL_CTX *c = server(TLS1_3_VERSION, "fleet");
+    SSL_CTX *a = sc_server(TLS1_3_VERSION, "fleet");
+    SSL_CTX *b = sc_server(TLS1_3_VERSION, "fleet");
+    SSL_CTX *c = sc_server(TLS1_3_VERSION, "fleet");
     struct tlsr_store_iter *it;
     struct tlsr_store_entry e;
     struct tlsr_server_cache_stats sc;
@@ -285,7 +214,7 @@ static void sealed_store_works_and_other_keys_miss(void)
 
     CHECK(st != NULL && a != NULL && b != NULL && c != NULL);
     CHECK(share(st, a) == 0 && share(st, b) == 0);
-    CHECK_EQ_INT(resume_across(a, b, TLS1_3_VERSION), 1);
+    CHECK_EQ_INT(sc_resume_across(a, b, TLS1_3_VERSION), 1);
     it = tlsr_store_iter_new(st, NULL);
     CHECK(it != NULL);
     while (tlsr_store_iter_next(it, &e, NULL) == 1) {
@@ -300,8 +229,8 @@ static void sealed_store_works_and_other_keys_miss(void)
     plain = open_store(p, 0);
     CHECK(plain != NULL);
     CHECK(share(plain, c) == 0);
-    CHECK_EQ_INT(resume_across(a, c, TLS1_3_VERSION), 0);
-    CHECK_EQ_INT(stats(c, &sc), 0);
+    CHECK_EQ_INT(sc_resume_across(a, c, TLS1_3_VERSION), 0);
+    CHECK_EQ_INT(sc_stats(c, &sc), 0);
     CHECK(sc.failures >= 1);
     CHECK_EQ_INT(sc.first_error_code, TLSR_ESEAL);
     SSL_CTX_free(a);
@@ -316,8 +245,8 @@ static void regression_server_and_client_keys_never_meet(void)
 {
     const char *p = tmp_store();
     struct tlsr_store *st = open_store(p, 0);
-    SSL_CTX *a = server(TLS1_2_VERSION, "fleet");
-    SSL_CTX *b = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *a = sc_server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *b = sc_server(TLS1_2_VERSION, "fleet");
     SSL_CTX *cli = tp_client_ctx(TLS1_2_VERSION);
     SSL_SESSION *s, *g;
     struct tlsr_error err;
@@ -330,7 +259,7 @@ static void regression_server_and_client_keys_never_meet(void)
     CHECK(share(st, a) == 0 && share(st, b) == 0);
     s = tp_connect(a, cli, NULL, &reused);
     CHECK(s != NULL);
-    CHECK_EQ_INT(flush(a), 0);
+    CHECK_EQ_INT(sc_flush(a), 0);
     id = SSL_SESSION_get_id(s, &len);
     for (i = 0; i < len; i++)
         sprintf(hex + 2 * i, "%02x", id[i]);
@@ -346,7 +275,7 @@ static void regression_server_and_client_keys_never_meet(void)
     CHECK_CODE(tlsr_store_put(st, hex, 443, "server:", s, &err), 0, &err);
     CHECK_EQ_INT(tlsr_store_count(st, NULL), 2);
     SSL_CTX_remove_session(a, s);   /* the server's remove callback */
-    CHECK_EQ_INT(flush(a), 0);
+    CHECK_EQ_INT(sc_flush(a), 0);
     CHECK_EQ_INT(tlsr_store_count(st, NULL), 1);
     g = tp_connect(b, cli, s, &reused);
     CHECK(g != NULL);
@@ -366,8 +295,8 @@ static void remove_callback_removes_the_entry(void)
 {
     const char *p = tmp_store();
     struct tlsr_store *st = open_store(p, 0);
-    SSL_CTX *a = server(TLS1_2_VERSION, "fleet");
-    SSL_CTX *b = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *a = sc_server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *b = sc_server(TLS1_2_VERSION, "fleet");
     SSL_CTX *cli = tp_client_ctx(TLS1_2_VERSION);
     SSL_SESSION *s, *g;
     struct tlsr_server_cache_stats sa;
@@ -377,12 +306,12 @@ static void remove_callback_removes_the_entry(void)
     CHECK(share(st, a) == 0 && share(st, b) == 0);
     s = tp_connect(a, cli, NULL, &reused);
     CHECK(s != NULL);
-    CHECK_EQ_INT(flush(a), 0);
+    CHECK_EQ_INT(sc_flush(a), 0);
     CHECK_EQ_INT(tlsr_store_count(st, NULL), 1);
     SSL_CTX_remove_session(a, s);   /* what a bad close does */
-    CHECK_EQ_INT(flush(a), 0);
+    CHECK_EQ_INT(sc_flush(a), 0);
     CHECK_EQ_INT(tlsr_store_count(st, NULL), 0);
-    CHECK_EQ_INT(stats(a, &sa), 0);
+    CHECK_EQ_INT(sc_stats(a, &sa), 0);
     CHECK_EQ_INT(sa.removed, 1);
     g = tp_connect(b, cli, s, &reused);
     CHECK(g != NULL);
@@ -410,8 +339,8 @@ static void broken_store_gives_full_handshakes_and_one_warning(void)
 {
     const char *p = tmp_store();
     struct tlsr_store *st = open_store(p, 0);
-    SSL_CTX *a = server(TLS1_2_VERSION, "fleet");
-    SSL_CTX *b = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *a = sc_server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *b = sc_server(TLS1_2_VERSION, "fleet");
     struct tlsr_server_cache *sc;
     struct tlsr_server_cache_stats s;
     struct tlsr_error err;
@@ -433,11 +362,11 @@ static void broken_store_gives_full_handshakes_and_one_warning(void)
         CHECK(system(cmd) == 0 && access(p, F_OK) != 0);
     }
     for (i = 0; i < 3; i++)
-        CHECK_EQ_INT(resume_across(a, b, TLS1_2_VERSION), 0);
-    CHECK_EQ_INT(flush(b), 0);
+        CHECK_EQ_INT(sc_resume_across(a, b, TLS1_2_VERSION), 0);
+    CHECK_EQ_INT(sc_flush(b), 0);
     CHECK_EQ_INT(warned, 1);
     CHECK(strstr(warn_msg, "full handshakes") != NULL);
-    CHECK_EQ_INT(stats(a, &s), 0);
+    CHECK_EQ_INT(sc_stats(a, &s), 0);
     CHECK(s.failures >= 3 && s.stored == 0);
     SSL_CTX_free(a);
     SSL_CTX_free(b);
@@ -453,8 +382,8 @@ static void regression_full_store_never_evicts_in_a_handshake(void)
     const char *p = tmp_store();
     struct tlsr_store_options o;
     struct tlsr_store *st;
-    SSL_CTX *a = server(TLS1_2_VERSION, "fleet");
-    SSL_CTX *b = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *a = sc_server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *b = sc_server(TLS1_2_VERSION, "fleet");
     struct tlsr_server_cache *sc;
     struct tlsr_server_cache_stats s;
     struct tlsr_error err;
@@ -473,20 +402,20 @@ static void regression_full_store_never_evicts_in_a_handshake(void)
     SSL_CTX_set_timeout(a, 2);     /* written (flush) before it expires */
     warned = 0;
     for (i = 0; i < 3; i++)
-        CHECK_EQ_INT(resume_across(a, b, TLS1_2_VERSION), 1);
+        CHECK_EQ_INT(sc_resume_across(a, b, TLS1_2_VERSION), 1);
     for (i = 0; i < 3; i++)     /* full: not shared, not failed */
-        CHECK_EQ_INT(resume_across(a, b, TLS1_2_VERSION), 0);
-    CHECK_EQ_INT(flush(b), 0);
+        CHECK_EQ_INT(sc_resume_across(a, b, TLS1_2_VERSION), 0);
+    CHECK_EQ_INT(sc_flush(b), 0);
     CHECK_EQ_INT(tlsr_store_count(st, NULL), 3);
     CHECK_EQ_INT(warned, 1);
     CHECK(strstr(warn_msg, "full") != NULL);
-    CHECK_EQ_INT(stats(a, &s), 0);
+    CHECK_EQ_INT(sc_stats(a, &s), 0);
     CHECK_EQ_INT(s.stored, 3);
     CHECK_EQ_INT(s.full, 6);     /* a full handshake on a, then on b */
     CHECK_EQ_INT(s.failures, 0);
     sleep(3);                   /* the sessions expire; prune makes room */
     CHECK_EQ_INT(tlsr_store_prune(st, &err), 3);
-    CHECK_EQ_INT(resume_across(a, b, TLS1_2_VERSION), 1);
+    CHECK_EQ_INT(sc_resume_across(a, b, TLS1_2_VERSION), 1);
     CHECK_EQ_INT(warned, 1);
     SSL_CTX_free(a);
     SSL_CTX_free(b);
@@ -499,8 +428,8 @@ static void attaching_again_is_idempotent_another_store_refused(void)
     const char *p = tmp_store();
     char p2[80];
     struct tlsr_store *st = open_store(p, 0), *other;
-    SSL_CTX *a = server(TLS1_2_VERSION, "fleet");
-    SSL_CTX *b = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *a = sc_server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *b = sc_server(TLS1_2_VERSION, "fleet");
     struct tlsr_server_cache *sc;
     struct tlsr_error err;
 
@@ -518,7 +447,7 @@ static void attaching_again_is_idempotent_another_store_refused(void)
     /* Detach: OpenSSL's internal cache is back. */
     CHECK_CODE(tlsr_server_cache_ctx(NULL, a, &err), 0, &err);
     CHECK(tlsr_server_cache_get(a) == NULL);
-    CHECK_EQ_INT(resume_across(a, a, TLS1_2_VERSION), 1);
+    CHECK_EQ_INT(sc_resume_across(a, a, TLS1_2_VERSION), 1);
     CHECK(SSL_CTX_sess_number(a) >= 1);
     CHECK_EQ_INT(share(other, a), 0);
     CHECK_EQ_INT(tlsr_server_cache_ctx(NULL, b, &err), 0);  /* no-op */
@@ -543,7 +472,7 @@ static void foreign_session_callbacks_are_refused(void)
 {
     const char *p = tmp_store();
     struct tlsr_store *st = open_store(p, 0);
-    SSL_CTX *a = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *a = sc_server(TLS1_2_VERSION, "fleet");
 
     CHECK(st != NULL && a != NULL);
     SSL_CTX_sess_set_new_cb(a, foreign_new_cb);
@@ -559,13 +488,13 @@ static void cache_outlives_the_callers_store(void)
 {
     const char *p = tmp_store();
     struct tlsr_store *st = open_store(p, 0);
-    SSL_CTX *a = server(TLS1_3_VERSION, "fleet");
-    SSL_CTX *b = server(TLS1_3_VERSION, "fleet");
+    SSL_CTX *a = sc_server(TLS1_3_VERSION, "fleet");
+    SSL_CTX *b = sc_server(TLS1_3_VERSION, "fleet");
 
     CHECK(st != NULL && a != NULL && b != NULL);
     CHECK(share(st, a) == 0 && share(st, b) == 0);
     tlsr_store_free(st);
-    CHECK_EQ_INT(resume_across(a, b, TLS1_3_VERSION), 1);
+    CHECK_EQ_INT(sc_resume_across(a, b, TLS1_3_VERSION), 1);
     SSL_CTX_free(a);
     SSL_CTX_free(b);
     rm_store(p);
@@ -585,7 +514,7 @@ static void *handshakes(void *arg)
     int i, r;
 
     for (i = 0; i < 15; i++) {
-        r = resume_across(c->a, c->b, c->version);
+        r = sc_resume_across(c->a, c->b, c->version);
         if (r < 0)
             __atomic_add_fetch(&c->failed, 1, __ATOMIC_SEQ_CST);
     }
@@ -602,8 +531,8 @@ static void regression_detach_during_handshakes_is_safe(void)
     pthread_t t[3];
     int i, n = 0;
 
-    c.a = server(TLS1_3_VERSION, "fleet");
-    c.b = server(TLS1_3_VERSION, "fleet");
+    c.a = sc_server(TLS1_3_VERSION, "fleet");
+    c.b = sc_server(TLS1_3_VERSION, "fleet");
     CHECK(st != NULL && c.a != NULL && c.b != NULL);
     CHECK(share(st, c.a) == 0 && share(st, c.b) == 0);
     for (i = 0; i < 3; i++)
@@ -683,8 +612,8 @@ static void regression_handshake_never_waits_for_the_store_lock(void)
 {
     const char *p = tmp_store();
     struct tlsr_store *st = open_store(p, 0);
-    SSL_CTX *a = server(TLS1_2_VERSION, "fleet");
-    SSL_CTX *b = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *a = sc_server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *b = sc_server(TLS1_2_VERSION, "fleet");
     SSL_CTX *cli = tp_client_ctx(TLS1_2_VERSION);
     SSL_SESSION *s, *s2, *g, *g0, *g2;
     struct holder h;
@@ -713,7 +642,7 @@ static void regression_handshake_never_waits_for_the_store_lock(void)
     CHECK_EQ_INT(reused, 0);
     alarm(0);
     hold_stop(&h, t);
-    CHECK(flush(a) == 0 && flush(b) == 0);
+    CHECK(sc_flush(a) == 0 && sc_flush(b) == 0);
     SSL_SESSION_free(s2);
     s2 = tp_connect(b, cli, g2, &reused);           /* written: shared */
     CHECK(s2 != NULL);
@@ -741,7 +670,7 @@ static void full_queue_drops_and_warns_once(void)
 {
     const char *p = tmp_store();
     struct tlsr_store *st = open_store(p, 0);
-    SSL_CTX *a = server(TLS1_2_VERSION, "fleet");
+    SSL_CTX *a = sc_server(TLS1_2_VERSION, "fleet");
     SSL_CTX *cli = tp_client_ctx(TLS1_2_VERSION);
     int (*cb)(SSL *, SSL_SESSION *);
     struct tlsr_server_cache *sc;
