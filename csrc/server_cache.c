@@ -445,6 +445,12 @@ static SSL_SESSION *get_session_cb(SSL *ssl, const unsigned char *id,
             sess = NULL;
         }
     }
+    /* OpenSSL's anti-replay check accepts a stateful ticket only if it
+     * removes it from the internal cache (tls_parse_ctos_psk: "Check for
+     * replay"), where NO_INTERNAL_STORE never put it: put it there for
+     * that removal, which follows at once.  Lookups never read it. */
+    if (sess != NULL && f.take)
+        SSL_CTX_add_session(SSL_get_SSL_CTX(ssl), sess);
     count(sc, sess != NULL ? &sc->stats.hits : &sc->stats.misses);
     deliver(sc);
     cache_release(sc);

@@ -112,6 +112,47 @@ static void tls13_stateful_tickets_resume_across_servers(void)
     two_servers_share(TLS1_3_VERSION);
 }
 
+/* With early data and anti-replay OpenSSL resumes a stateful ticket only
+ * if it can remove it from its internal cache, which the shared cache
+ * keeps empty: every such resumption was a full handshake.  Now it
+ * resumes on another server, once. */
+static void regression_early_data_tickets_resume_across_servers_once(void)
+{
+    const char *p = tmp_store();
+    struct tlsr_store *st = open_store(p, 0);
+    SSL_CTX *a = tp_server_ctx(TP_EC, TLS1_3_VERSION);
+    SSL_CTX *b = tp_server_ctx(TP_EC, TLS1_3_VERSION);
+    SSL_CTX *cli = tp_client_ctx(TLS1_3_VERSION);
+    SSL_SESSION *s, *d, *t;
+    int reused = -1;
+
+    CHECK(st != NULL && a != NULL && b != NULL && cli != NULL);
+    SSL_CTX_set_max_early_data(a, 16384);
+    SSL_CTX_set_max_early_data(b, 16384);
+    CHECK(share(st, a) == 0 && share(st, b) == 0);
+    s = tp_connect(a, cli, NULL, &reused);
+    CHECK(s != NULL && sc_flush(a) == 0);
+    d = SSL_SESSION_dup(s);     /* a client offers a session once */
+    t = tp_connect(b, cli, d, &reused);
+    SSL_SESSION_free(d);
+    SSL_SESSION_free(t);
+    CHECK(t != NULL);
+    CHECK_EQ_INT(reused, 1);
+    CHECK_EQ_INT(SSL_CTX_sess_number(b), 0);    /* taken out at once */
+    d = SSL_SESSION_dup(s);
+    t = tp_connect(a, cli, d, &reused);         /* taken: never again */
+    SSL_SESSION_free(d);
+    SSL_SESSION_free(t);
+    CHECK(t != NULL);
+    CHECK_EQ_INT(reused, 0);
+    SSL_SESSION_free(s);
+    SSL_CTX_free(cli);
+    SSL_CTX_free(a);
+    SSL_CTX_free(b);
+    tlsr_store_free(st);
+    rm_store(p);
+}
+
 static void without_the_cache_servers_do_not_resume_each_other(void)
 {
     SSL_CTX *a = sc_server(TLS1_2_VERSION, "fleet");
@@ -724,6 +765,7 @@ static void full_queue_drops_and_warns_once(void)
 
 TESTS(T(tls12_session_ids_resume_across_servers),
       T(tls13_stateful_tickets_resume_across_servers),
+      T(regression_early_data_tickets_resume_across_servers_once),
       T(without_the_cache_servers_do_not_resume_each_other),
       T(different_sid_ctx_never_resumes),
       T(different_scope_never_resumes),
