@@ -220,9 +220,13 @@ static void failed(struct tlsr_server_cache *sc, const char *what,
     char msg[TLSR_ERRMSG_SIZE];
 
     /* The store's message may name the key (a session id): keep only
-     * what failed and the code. */
-    snprintf(msg, sizeof(msg), "%s failed (%s); full handshakes while the "
-             "store fails", what, tlsr_error_name(e->code));
+     * what failed and the code.  Not reaching Redis (resolve, connect, a
+     * refused password: TLSR_ECONNECT) names neither: its words say which
+     * of those it is. */
+    snprintf(msg, sizeof(msg), "%s failed (%s%s%.120s); full handshakes "
+             "while the store fails", what, tlsr_error_name(e->code),
+             e->code == TLSR_ECONNECT ? ": " : "",
+             e->code == TLSR_ECONNECT ? e->msg : "");
     notice(sc, &sc->stats.failures, &sc->warned, e->code, msg);
 }
 
