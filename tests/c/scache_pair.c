@@ -1,4 +1,5 @@
 /* Helpers for the server session cache's C tests (scache_pair.h). */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -78,4 +79,29 @@ int sc_resume_across(SSL_CTX *a, SSL_CTX *b, int version)
     SSL_SESSION_free(s2);
     SSL_CTX_free(cli);
     return s2 == NULL ? -1 : r2;
+}
+
+int sc_fleet_resumes(SSL_CTX *a, SSL_CTX *b, int version, int n)
+{
+    struct tlsr_server_cache_stats sa, sb;
+    int i;
+
+    for (i = 0; i < n; i++)
+        if (sc_resume_across(a, b, version) != 1
+            || sc_resume_across(b, a, version) != 1) {
+            fprintf(stderr, "  no resumption across at %d\n", i);
+            return -1;
+        }
+    if (sc_flush(a) != 0 || sc_flush(b) != 0 || sc_stats(a, &sa) != 0
+        || sc_stats(b, &sb) != 0)
+        return -1;
+    if (sa.stored < (uint64_t)n || sb.stored < (uint64_t)n
+        || sa.hits < (uint64_t)n || sb.hits < (uint64_t)n
+        || sa.failures + sb.failures != 0) {
+        fprintf(stderr, "  stored %d/%d hits %d/%d failures %d: %s\n",
+                (int)sa.stored, (int)sb.stored, (int)sa.hits, (int)sb.hits,
+                (int)(sa.failures + sb.failures), sa.first_error);
+        return -1;
+    }
+    return 0;
 }

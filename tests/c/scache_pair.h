@@ -26,4 +26,8 @@ int sc_flush(SSL_CTX *ctx);
 /* Full handshake on a, then resume on b: returns reused (or -1). */
 int sc_resume_across(SSL_CTX *a, SSL_CTX *b, int version);
 
+/* a and b resume each other's sessions n times each way, then both have
+ * stored and hit at least n and failed never: 0, or -1 (said why). */
+int sc_fleet_resumes(SSL_CTX *a, SSL_CTX *b, int version, int n);
+
 #endif
