@@ -543,10 +543,12 @@ static void regression_attach_detach_churn_under_handshakes(void)
 /*
  * ASan's allocator (GCC 12's libsanitizer) has no fork handler: a child
  * forked while another thread is inside malloc can hang in its first
- * malloc, whatever our locks do.  The capture thread therefore pauses for
- * a fork between two connections (a prepare handler of the test's own);
- * the writer thread and our locks stay as they are.
+ * malloc, whatever our locks do.  The capture thread pauses for a fork
+ * between two connections (a prepare handler of the test's own), but the
+ * writer thread allocates too, so the test runs only without ASan (the
+ * plain build, under valgrind).
  */
+#ifndef __SANITIZE_ADDRESS__
 static pthread_mutex_t capture_pause = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t pause_once = PTHREAD_ONCE_INIT;
 
@@ -578,6 +580,7 @@ static void *capture_loop(void *arg)
     }
     return NULL;
 }
+#endif
 
 /*
  * fork() while the writer thread writes (captures keep coming on another
@@ -587,6 +590,12 @@ static void *capture_loop(void *arg)
  */
 static void fork_while_writing_never_deadlocks_the_child(void)
 {
+#ifdef __SANITIZE_ADDRESS__
+    /* See above (google/sanitizers#774; fixed in LLVM 18): a child
+     * forked while the writer allocated hung inside ASan once, on a
+     * loaded machine. */
+    printf("  skipped under ASan: its allocator is not fork-safe\n");
+#else
     struct churn ch;
     struct tlsr_attach *att = tlsr_attach_new(new_store(), NULL);
     struct tlsr_error err;
@@ -650,6 +659,7 @@ static void fork_while_writing_never_deadlocks_the_child(void)
     SSL_CTX_free(ch.cctx);
     SSL_CTX_free(ch.sctx);
     drop_store();
+#endif
 }
 
 TESTS(T(attached_ctx_saves_each_new_session_and_leaks_none),
