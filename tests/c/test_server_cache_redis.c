@@ -323,7 +323,9 @@ static void a_silent_redis_is_left_alone_for_retry_after(void)
         return;
     CHECK(a != NULL && b != NULL && cli != NULL);
     CHECK_EQ_INT(rs_start(&own, RS_PASS, NULL), 0);
-    o.lookup_ms = 300;
+    /* Long enough that one wait stands out from handshakes slowed by
+     * valgrind on a loaded machine (3 took 140 ms there). */
+    o.lookup_ms = 2000;
     o.retry_ms = 2500;
     CHECK(rshare(&own, &o, a) == 0 && rshare(&own, &o, b) == 0);
     CHECK_EQ_INT(sc_resume_across(a, b, TLS1_2_VERSION), 1);
@@ -331,7 +333,7 @@ static void a_silent_redis_is_left_alone_for_retry_after(void)
     CHECK(sess != NULL && sc_flush(a) == 0);
     kill(own.pid, SIGSTOP);
     t0 = tlsri_mono_ms();
-    t = tp_connect(b, cli, sess, &reused);      /* waits 300 ms */
+    t = tp_connect(b, cli, sess, &reused);      /* waits 2 s */
     first = ms_since(t0);
     ok = t != NULL && reused == 0;
     SSL_SESSION_free(t);
@@ -343,8 +345,8 @@ static void a_silent_redis_is_left_alone_for_retry_after(void)
     }
     rest = ms_since(t0);
     CHECK(ok);
-    CHECK(first >= 290);
-    CHECK(rest < 600);
+    CHECK(first >= 1990);
+    CHECK(rest < 2000);                 /* no lookup waited */
     CHECK_EQ_INT(sc_stats(b, &st), 0);
     CHECK(st.failures >= 1);
     CHECK_EQ_INT(st.first_error_code, TLSR_EIO);
@@ -376,14 +378,15 @@ static void a_killed_redis_costs_full_handshakes_only(void)
         return;
     CHECK(a != NULL && b != NULL);
     CHECK_EQ_INT(rs_start(&own, RS_PASS, NULL), 0);
-    o.lookup_ms = 300;
+    o.lookup_ms = 2000;     /* one wait would stand out (see above) */
     CHECK(rshare(&own, &o, a) == 0 && rshare(&own, &o, b) == 0);
     CHECK_EQ_INT(sc_resume_across(a, b, TLS1_3_VERSION), 1);
     rs_stop(&own);
     t0 = tlsri_mono_ms();
     for (i = 0; i < 4; i++)
         CHECK_EQ_INT(sc_resume_across(a, b, TLS1_3_VERSION), 0);
-    CHECK(ms_since(t0) < 1200);     /* refused at once: no 300 ms waits */
+    CHECK(ms_since(t0) < 2000);     /* refused at once: no wait (670 ms
+                                     * for all under valgrind, loaded) */
     CHECK_EQ_INT(sc_stats(a, &sa), 0);
     CHECK_EQ_INT(sc_stats(b, &sb), 0);
     CHECK(sa.failures >= 1 && sb.failures >= 1);
