@@ -13,6 +13,7 @@ import pytest
 
 import tlsresume
 from ringutil import asgi_server
+from redis_support import redis_server  # noqa: F401
 from tlsresume.testing import assert_resumes
 
 TRIES = 20
@@ -147,3 +148,25 @@ def test_probe_plugin_tls_server_ticket_keys_refusals(tls_server, tmp_path):
         tls_server(ticket_keys=42)
     with pytest.raises(ValueError, match="tls must be"):
         tls_server(tls="1.1", ticket_keys=ring)
+
+
+def test_probe_plugin_tls_server_ticket_keys_on_a_redis_ring(
+        tls_server, redis_server, tmp_path, monkeypatch):
+    """tls_server(ticket_keys="redis://...") (issue 11's note: untested):
+    two servers on one Redis ring resume each other's tickets."""
+    pytest.importorskip("redis")
+    run = tmp_path / "run"          # the servers' private ring copies
+    run.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
+    url = redis_server.url + "?prefix=plugin:ring:"
+    p = subprocess.run([sys.executable, "-m", "tlsresume", "keys", "init",
+                        url], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    a = tls_server(tls="1.3", ticket_keys=url)
+    b = tls_server(tls="1.3", ticket_keys=url)
+    reused, sess = connect(a)
+    assert not reused
+    for srv in (b, a):
+        reused, sess = connect(srv, sess)
+        assert reused
+    assert [c["resumed"] for c in b.wait_connections(1)] == [True]
