@@ -94,7 +94,11 @@ def test_eight_concurrent_forced_rotations_converge(tmp_path):
 def test_rotate_exports_for_nginx_and_signals_it(tmp_path):
     r, out = tmp_path / "ring", tmp_path / "ngx"
     keys("init", r)
-    sleeper = subprocess.Popen(["sleep", "60"])
+    # SIGHUP's default action, even under nohup (an ignored signal is
+    # inherited).
+    sleeper = subprocess.Popen(
+        ["sleep", "60"],
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
     pidfile = tmp_path / "nginx.pid"
     pidfile.write_text("%d\n" % sleeper.pid)
     try:
