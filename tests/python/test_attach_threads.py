@@ -45,7 +45,14 @@ def run_clients(srv, kind, certs, store, busy=False):
             RUNS, 10]
     if busy:
         args.append("BUSY")
-    return run_py(args, timeout=RUNS * 11 + 30)
+    out = run_py(args, timeout=RUNS * 11 + 30, check=False)
+    if isinstance(out, dict):
+        return out
+    # The client process died (a signal): the same race, at its worst
+    # (seen once in a CI run, on CPython 3.9): a failed sample.
+    print("client died (%d): %s" % (out.returncode, out.stderr[-3000:]))
+    return {"ok": 0, "hangs": 0, "errors": ["died: %d" % out.returncode],
+            "reused": [None], "busy_puts": 0, "died": out.returncode}
 
 
 # What the race above alone produces on a machine busy with other work:
@@ -54,14 +61,18 @@ RACE_ALLOWANCE = 2
 
 
 def failures(out):
+    if "died" in out:
+        return RUNS
     return out["hangs"] + len(out["errors"])
 
 
 def measure(echo_server, certs, tmp_path, kind, busy=False):
     """RUNS connections against a fresh server and store.  OpenSSL's own
-    race (above) can exceed the allowance on a heavily loaded machine
-    (3 of 60 seen once): then a second sample decides.  The old callback
-    failed 5-11 of every 60, so it fails both."""
+    race (above) can exceed the allowance on a loaded machine (3-4 of 60
+    seen; without attach() as often: 15 of 1380 websockets runs here,
+    against 12 of 1380 with it, CPython 3.9) or crash the client (once in
+    CI): then a second sample decides.  The old callback failed 5-11 of
+    every 60, so it fails both."""
     for attempt in (1, 2):
         srv = echo_server(kind)
         out = run_clients(srv, kind, certs, tmp_path / ("st%d" % attempt),

@@ -15,6 +15,7 @@ Prints JSON: {"ok": n, "hangs": n, "errors": [...], "reused": [...],
 usage: threads_client.py KIND PORT CAFILE STORE RUNS [DEADLINE [BUSY]]
 KIND: ws (websockets.sync.client), raw (reader thread + writer thread)
 """
+import faulthandler
 import json
 import socket
 import ssl
@@ -30,6 +31,7 @@ runs = int(sys.argv[5])
 deadline = float(sys.argv[6]) if len(sys.argv) > 6 else 5.0
 busy = len(sys.argv) > 7 and sys.argv[7] == "BUSY"
 
+faulthandler.enable()      # a crash (the race at its worst) says where
 ctx = ssl.create_default_context(cafile=cafile)
 ctx.minimum_version = ssl.TLSVersion.TLSv1_3
 store = tlsresume.SessionStore(store_path)
