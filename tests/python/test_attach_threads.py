@@ -23,6 +23,7 @@ import tlsresume
 from conftest import HELPERS, run_py, server_reports
 
 RUNS = 60
+DEADLINE = 4          # seconds per connection (see run_clients)
 
 
 @pytest.fixture
@@ -38,14 +39,15 @@ def echo_server(start_server, certs):
 
 
 def run_clients(srv, kind, certs, store, busy=False):
-    # A 10 s deadline per connection: a hang of the kind the old callback
-    # caused lasts until the server gives up (~60 s); a slow machine does
-    # not reach 10 s.
+    # A 4 s deadline per connection: a hang of the kind the old callback
+    # caused lasts until the server gives up (~60 s); a connection here
+    # takes 30-100 ms, a slow machine's well under 4 s.  Each hang of the
+    # race costs the suite the deadline (was 10 s: 43 s for this test).
     args = [HELPERS / "threads_client.py", kind, srv.port, certs[0], store,
-            RUNS, 10]
+            RUNS, DEADLINE]
     if busy:
         args.append("BUSY")
-    out = run_py(args, timeout=RUNS * 11 + 30, check=False)
+    out = run_py(args, timeout=RUNS * (DEADLINE + 1) + 30, check=False)
     if isinstance(out, dict):
         return out
     # The client process died (a signal): the same race, at its worst
