@@ -2,6 +2,8 @@
 #ifndef TLSR_INTERNAL_H
 #define TLSR_INTERNAL_H
 
+#include <time.h>
+
 #include "tlsresume.h"
 
 /* Public entry points are the only exported symbols (see tlsresume.map). */
@@ -23,6 +25,15 @@ int tlsri_error_ssl(struct tlsr_error *err, int code, const char *what);
 /* write(2) all of p, retrying on EINTR and short writes: 0, or -1 (errno
  * set).  csrc/file_write.c. */
 int tlsri_write_all(int fd, const uint8_t *p, size_t n);
+
+/* Milliseconds on the monotonic clock: deadlines (probe, Redis). */
+static inline int64_t tlsri_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Clear err to TLSR_OK. */
 void tlsri_error_clear(struct tlsr_error *err);

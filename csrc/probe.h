@@ -114,7 +114,6 @@ enum {
 };
 
 /* probe_net.c */
-int64_t tlsri_probe_now_ms(void);
 int tlsri_probe_resolve(struct tlsr_probe *p, struct tlsr_error *err);
 /* A nonblocking socket connected to addr, or -1 and err. */
 int tlsri_probe_connect(struct tlsr_probe *p, int addr,

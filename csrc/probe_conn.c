@@ -196,7 +196,7 @@ static int drive(struct tlsr_probe *p, SSL *ssl, int fd, int addr,
                  const char *step, int (*fn)(SSL *, void *), void *arg,
                  struct tlsr_error *err)
 {
-    int64_t deadline = tlsri_probe_now_ms() + p->o.timeout_ms;
+    int64_t deadline = tlsri_mono_ms() + p->o.timeout_ms;
     int rc, e, w;
 
     for (;;) {
@@ -248,7 +248,7 @@ static int do_write(SSL *ssl, void *arg)
 static int collect(struct tlsr_probe *p, SSL *ssl, int fd,
                    struct probe_conn *rec, struct tlsr_error *err)
 {
-    int64_t start = tlsri_probe_now_ms(), end = start + p->o.timeout_ms;
+    int64_t start = tlsri_mono_ms(), end = start + p->o.timeout_ms;
     int first_ms = 200 > 4 * p->rtt_ms ? 200 : 4 * p->rtt_ms;
     /* Servers send their tickets in one flight: a short quiet period. */
     int quiet_ms = 20 > 2 * p->rtt_ms ? 20 : 2 * p->rtt_ms;
@@ -260,10 +260,10 @@ static int collect(struct tlsr_probe *p, SSL *ssl, int fd,
         rc = SSL_read(ssl, buf, sizeof(buf));
         if (rec->n_tickets > seen) {
             seen = rec->n_tickets;
-            deadline = tlsri_probe_now_ms() + quiet_ms;
+            deadline = tlsri_mono_ms() + quiet_ms;
         }
         /* A server streaming data must not keep the probe past the wait. */
-        if (tlsri_probe_now_ms() >= (deadline < end ? deadline : end))
+        if (tlsri_mono_ms() >= (deadline < end ? deadline : end))
             break;
         if (rc > 0)
             continue;
@@ -312,7 +312,7 @@ int tlsri_probe_connection(struct tlsr_probe *p, SSL_CTX *ctx, int addr,
                            struct tlsr_error *err)
 {
     struct write_arg req = { p->request, p->request_len, 1 };
-    int64_t start = tlsri_probe_now_ms();
+    int64_t start = tlsri_mono_ms();
     SSL *ssl = NULL;
     SSL_SESSION *mine;
     int fd, rc;
@@ -403,6 +403,6 @@ out:
     ERR_clear_error();
     if (rc != TLSR_OK)
         tlsri_probe_live_clear(live);
-    rec->ms = (double)(tlsri_probe_now_ms() - start);
+    rec->ms = (double)(tlsri_mono_ms() - start);
     return rc;
 }

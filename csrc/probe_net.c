@@ -15,14 +15,6 @@
 
 #include "probe.h"
 
-int64_t tlsri_probe_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int add_addr(struct tlsr_probe *p, const struct sockaddr *sa,
                     socklen_t len)
 {
@@ -103,7 +95,7 @@ int tlsri_probe_wait(int fd, short events, int64_t deadline,
     int rc;
 
     for (;;) {
-        left = deadline - tlsri_probe_now_ms();
+        left = deadline - tlsri_mono_ms();
         if (left <= 0)
             return 0;
         pfd.fd = fd;
@@ -126,7 +118,7 @@ int tlsri_probe_connect(struct tlsr_probe *p, int addr,
     const struct probe_addr *a = &p->addrs[addr];
     int fd, rc, soerr = 0;
     socklen_t sl = sizeof(soerr);
-    int64_t start = tlsri_probe_now_ms();
+    int64_t start = tlsri_mono_ms();
 
     fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
                 0);
@@ -157,7 +149,7 @@ int tlsri_probe_connect(struct tlsr_probe *p, int addr,
             goto fail;
     }
     if (p->rtt_ms < 0)
-        p->rtt_ms = (int)(tlsri_probe_now_ms() - start);
+        p->rtt_ms = (int)(tlsri_mono_ms() - start);
     return fd;
 fail:
     close(fd);

@@ -24,14 +24,6 @@
 
 enum { LINE_MAX_LEN = 1024 };
 
-int64_t tlsri_mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int tlsri_redis_addr_init(struct tlsri_redis_addr *a, const char *host,
                           int port, const char *unix_path, const char *user,
                           const char *pass, int db, struct tlsr_error *err)

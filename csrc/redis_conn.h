@@ -42,9 +42,6 @@ struct tlsri_resp {
     size_t len;
 };
 
-/* Milliseconds on the monotonic clock. */
-int64_t tlsri_mono_ms(void);
-
 /* Fill a from host (a name or address; resolved here) or a Unix socket
  * path.  Errors name the host, never the password. */
 int tlsri_redis_addr_init(struct tlsri_redis_addr *a, const char *host,

@@ -266,21 +266,16 @@ static void write_put(struct tlsr_server_cache *sc, const struct job *j,
     struct tlsr_error e = { 0, "" };
     int rc;
 
-    if (sc->redis != NULL) {        /* Redis evicts by its own policy */
-        rc = tlsri_scache_redis_put(sc->redis, key, j->sess, &e);
-        if (rc == TLSR_OK)
-            count(sc, &sc->stats.stored);
-        else if (rc != TLSR_ENOTRESUMABLE)
-            failed(sc, "saving a session", &e);
-        return;
-    }
-    if (!room(sc)) {
+    /* Redis evicts by its own policy; a store keeps max_entries. */
+    if (sc->redis == NULL && !room(sc)) {
         notice(sc, &sc->stats.full, &sc->warned_full, TLSR_EIO,
                "store is full (max_entries): new sessions are not shared "
                "until it is pruned (tlsresume store prune DIR)");
         return;
     }
-    rc = tlsri_store_put_key(sc->store, key, j->sess, 0, &sc->count, &e);
+    rc = sc->redis != NULL
+         ? tlsri_scache_redis_put(sc->redis, key, j->sess, &e)
+         : tlsri_store_put_key(sc->store, key, j->sess, 0, &sc->count, &e);
     if (rc == TLSR_OK)
         count(sc, &sc->stats.stored);
     else if (rc != TLSR_ENOTRESUMABLE)      /* already expired: no fault */
