@@ -225,23 +225,6 @@ static void pool_put(struct tlsri_scache_redis *r, int fd)
         close(fd);
 }
 
-/* One command on fd (a connection of the pool's or the writer's). */
-static int call(struct tlsri_scache_redis *r, int fd, int argc,
-                const char *const *argv, const size_t *lens,
-                int64_t deadline, struct tlsri_resp *out,
-                struct tlsr_error *err)
-{
-    int rc = tlsri_redis_call(fd, argc, argv, lens, deadline, out, err);
-
-    if (rc == TLSR_OK && out->type == TLSRI_RESP_ERROR) {
-        /* Redis's own words (NOAUTH, OOM, READONLY ...) name no value. */
-        rc = tlsri_error_set(err, TLSR_EIO, "Redis: %.160s",
-                             (const char *)out->data);
-        tlsri_resp_clear(out);
-    }
-    return rc;
-}
-
 /* The writer's connection, (re)made as needed. */
 static int writer_conn(struct tlsri_scache_redis *r, int64_t deadline,
                        struct tlsr_error *err)
@@ -274,7 +257,14 @@ static int write_call(struct tlsri_scache_redis *r, int argc,
         went_down(r);
         return err != NULL ? err->code : TLSR_ECONNECT;
     }
-    rc = call(r, r->writer_fd, argc, argv, lens, deadline, out, err);
+    rc = tlsri_redis_call(r->writer_fd, argc, argv, lens, deadline, out,
+                          err);
+    if (rc == TLSR_OK && out->type == TLSRI_RESP_ERROR) {
+        /* Redis's own words (NOAUTH, OOM, READONLY ...) name no value. */
+        rc = tlsri_error_set(err, TLSR_EIO, "Redis: %.160s",
+                             (const char *)out->data);
+        tlsri_resp_clear(out);
+    }
     if (rc != TLSR_OK) {
         close(r->writer_fd);
         r->writer_fd = -1;
