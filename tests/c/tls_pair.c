@@ -1,17 +1,30 @@
 /* In-memory TLS handshakes for the C tests (see tls_pair.h). */
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include "tls_pair.h"
 
+/* One key per type and process (owned reference returned): RSA key
+ * generation is slow, seconds each under valgrind.  Certificates stay
+ * distinct through their random serial numbers. */
 static EVP_PKEY *make_key(int key_type)
 {
-    if (key_type == TP_EC)
-        return EVP_EC_gen("P-256");
-    return EVP_RSA_gen(2048);
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static EVP_PKEY *rsa, *ec;
+    EVP_PKEY **slot = key_type == TP_EC ? &ec : &rsa, *key;
+
+    pthread_mutex_lock(&lock);
+    if (*slot == NULL)
+        *slot = key_type == TP_EC ? EVP_EC_gen("P-256") : EVP_RSA_gen(2048);
+    key = *slot != NULL && EVP_PKEY_up_ref(*slot) == 1 ? *slot : NULL;
+    pthread_mutex_unlock(&lock);
+    return key;
 }
 
 static X509 *make_cert(EVP_PKEY *key)
@@ -22,7 +35,12 @@ static X509 *make_cert(EVP_PKEY *key)
     if (x == NULL)
         return NULL;
     X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    {
+        uint32_t serial = 0;
+
+        RAND_bytes((unsigned char *)&serial, sizeof serial);
+        ASN1_INTEGER_set(X509_get_serialNumber(x), (long)(serial >> 1) + 1);
+    }
     X509_gmtime_adj(X509_getm_notBefore(x), -3600);
     X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 30);
     X509_set_pubkey(x, key);

@@ -1,6 +1,7 @@
 /*
  * Real TLS handshakes in memory for the C tests: a server and a client
- * SSL_CTX, joined by a BIO pair, with a fresh self-signed certificate.
+ * SSL_CTX, joined by a BIO pair, with a self-signed certificate of its own
+ * (the key is shared within a process).
  */
 #ifndef TLSR_TEST_TLS_PAIR_H
 #define TLSR_TEST_TLS_PAIR_H
