@@ -295,9 +295,13 @@ static int setup_ssl(struct tlsr_probe *p, SSL *ssl, int fd,
         return tlsri_error_ssl(err, TLSR_EINVAL, "bad server name");
     if (p->o.insecure)
         return TLSR_OK;
-    /* Check the name given (an address literal: the certificate's IP). */
-    if (inet_pton(AF_INET, p->host, &a6) == 1
-        || inet_pton(AF_INET6, p->host, &a6) == 1) {
+    /* Check the name asked for: the SNI (HOST unless --sni), else the
+     * address literal against the certificate's IP. */
+    if (p->sni[0] != '\0') {
+        if (SSL_set1_host(ssl, p->sni) != 1)
+            return tlsri_error_ssl(err, TLSR_EINVAL, "bad server name");
+    } else if (inet_pton(AF_INET, p->host, &a6) == 1
+               || inet_pton(AF_INET6, p->host, &a6) == 1) {
         if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), p->host) != 1)
             return tlsri_error_ssl(err, TLSR_EINVAL, "bad address");
     } else if (SSL_set1_host(ssl, p->host) != 1) {

@@ -255,7 +255,8 @@ def _add_probe(sub, add):
             "resumes TLS sessions")
     p.add_argument("target", metavar="HOST[:PORT]",
                    help="server (port 443 by default; [::1]:8443)")
-    p.add_argument("--sni", help="server name sent (default: HOST)")
+    p.add_argument("--sni", help="server name sent and checked in the "
+                   "certificate (default: HOST)")
     p.add_argument("--ip", action="append", metavar="ADDR",
                    help="probe this address (repeat for a pool)")
     p.add_argument("--all-ips", action="store_true",

@@ -214,6 +214,35 @@ def test_probe_pool_matrix_node_set_ticket_keys(node_pool, certs, same_keys):
         assert any("do not share ticket keys" in w for w in r.warnings)
 
 
+def _in_private_hosts(hosts_text, tmp_path):
+    """A command prefix that runs under a private /etc/hosts (a mount
+    namespace): the only way to give a name several local addresses."""
+    hosts = tmp_path / "hosts"
+    hosts.write_text(hosts_text)
+    if os.geteuid() != 0 or subprocess.run(
+            ["unshare", "-m", "true"], capture_output=True).returncode:
+        pytest.skip("needs root for a mount namespace")
+    return ["unshare", "-m", "sh", "-c",
+            'mount --bind "$0" /etc/hosts && exec "$@"', str(hosts)]
+
+
+def test_probe_all_ips_uses_every_address_the_name_resolves_to(
+        node_pool, certs, tmp_path):
+    port = node_pool(True)
+    prefix = _in_private_hosts(
+        "127.0.0.1 localhost\n127.0.0.2 pool.tlsr.test\n"
+        "127.0.0.1 pool.tlsr.test\n", tmp_path)
+    p = subprocess.run(prefix + [
+        sys.executable, "-m", "tlsresume", "probe", "pool.tlsr.test:%d" % port,
+        "--all-ips", "--sni", "localhost", "--cafile", str(certs[0]),
+        "--tries", "1", "--mechanism", "ticket_tls12", "--json"],
+        capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert sorted(r["addresses"]) == ["127.0.0.1", "127.0.0.2"]
+    assert r["cross_address"]["tls1.2"] == [[True, True], [True, True]]
+
+
 def test_regression_node_end_without_close_notify_keeps_tls13_ticket(
         node_pool, certs):
     # Node's end() closes without close_notify: OpenSSL 3 made that read
