@@ -457,6 +457,36 @@ def test_probe_watch_sees_key_rotation(start_server, certs, rotate):
         assert any("no key name change observed" in n for n in d["notes"])
 
 
+def test_probe_watch_warns_when_a_key_name_outlives_24h(
+        openssl_server, certs, monkeypatch):
+    # A day cannot pass in a test: the watch loop's clock is moved 13 h a
+    # round instead, against a real server whose key never changes.
+    import tlsresume._probe as probe_mod
+    now = [1_700_000_000.0]
+    real_time = time
+
+    class Clock:
+        @staticmethod
+        def time():
+            return now[0]
+
+        @staticmethod
+        def sleep(seconds):
+            now[0] += 13 * 3600
+
+        gmtime = staticmethod(real_time.gmtime)
+        strftime = staticmethod(real_time.strftime)
+
+    monkeypatch.setattr(probe_mod, "time", Clock)
+    srv = openssl_server()
+    r = tlsresume.probe("127.0.0.1", srv.port, cafile=str(certs[0]), tries=1,
+                        tls="1.2", mechanisms=["ticket_tls12"], watch=1,
+                        count=3)
+    assert len(r.watch) == 3
+    assert any("TLS 1.2 ticket key name unchanged for 26 h" in w
+               for w in r.warnings), r.warnings
+
+
 def test_probe_ipv6_target(start_server, certs):
     if not socket.has_ipv6:
         pytest.skip("no IPv6")
