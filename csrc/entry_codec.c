@@ -34,7 +34,8 @@ TLSR_EXPORT struct tlsr_codec *tlsr_codec_new(
                         TLSRI_SEAL_KEY_LEN, opts->seal_key_len);
         return NULL;
     }
-    if ((opts->flags & ~(uint32_t)TLSR_STORE_LEAN) != 0
+    if ((opts->flags
+         & ~(uint32_t)(TLSR_STORE_LEAN | TLSR_STORE_RESTORE_LEAN)) != 0
         || opts->max_lifetime < 0) {
         tlsri_error_set(err, TLSR_EINVAL, "bad codec options");
         return NULL;

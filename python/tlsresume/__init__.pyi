@@ -94,6 +94,7 @@ class RedisStore:
     def __init__(self, url_or_client: Any, *, prefix: str = ...,
                  seal_key: Optional[_Bytes] = ..., max_tickets: int = ...,
                  max_lifetime: int = ..., lean: bool = ...,
+                 decode_peer: bool = ...,
                  ssl_context: Optional[ssl.SSLContext] = ...,
                  timeout: float = ..., retry_after: float = ...) -> None: ...
     def put(self, host: str, port: int, session: ssl.SSLSession, *,

@@ -51,7 +51,6 @@ def _prepare(conn, sslobj, host, port, offered):
         if not offered:
             # Lean: the certificate stays bytes (kept on the connection
             # below, decoded if getpeercert() asks): most of a restore's CPU.
-            # (A RedisStore has no lean restore: its take() decodes.)
             take_lean = getattr(att.store, "_take_lean", None)
             if take_lean is not None:
                 sess = take_lean(host, port, conn.context, att.scope)

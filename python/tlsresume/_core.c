@@ -1239,20 +1239,22 @@ typedef struct {
 
 static int codec_init(CodecObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"max_lifetime", "seal_key", "lean", NULL};
+    static char *kwlist[] = {"max_lifetime", "seal_key", "lean",
+                             "restore_lean", NULL};
     core_state *st = get_state(self->module);
     struct tlsr_store_options opts;
     struct tlsr_error err;
     Py_buffer key = {0};
     long long max_lifetime = 0;
-    int lean = 0;
+    int lean = 0, restore_lean = 0;
 
     if (self->codec != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "codec already made");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|Lz*p:Codec", kwlist,
-                                     &max_lifetime, &key, &lean))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|Lz*pp:Codec", kwlist,
+                                     &max_lifetime, &key, &lean,
+                                     &restore_lean))
         return -1;
     tlsr_store_options_init(&opts);
     if (max_lifetime)
@@ -1263,6 +1265,8 @@ static int codec_init(CodecObject *self, PyObject *args, PyObject *kw)
     }
     if (lean)
         opts.flags |= TLSR_STORE_LEAN;
+    if (restore_lean)
+        opts.flags |= TLSR_STORE_RESTORE_LEAN;
     self->codec = tlsr_codec_new(&opts, &err);
     if (key.buf != NULL)
         PyBuffer_Release(&key);
@@ -1449,7 +1453,8 @@ static PyType_Slot codec_slots[] = {
     {Py_tp_init, codec_init},
     {Py_tp_dealloc, codec_dealloc},
     {Py_tp_methods, codec_methods},
-    {Py_tp_doc, "Codec(max_lifetime=0, seal_key=None, lean=False): store "
+    {Py_tp_doc, "Codec(max_lifetime=0, seal_key=None, lean=False, "
+                "restore_lean=False): store "
                 "entries as bytes (see RedisStore)."},
     {0, NULL}
 };
@@ -1751,6 +1756,17 @@ static PyObject *core_keep_peer(PyObject *m, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* peer_decoded(session): whether the server certificate is decoded (an
+ * X509 on the session), False for a lean restore; for tests. */
+static PyObject *core_peer_decoded(PyObject *m, PyObject *sobj)
+{
+    SSL_SESSION *sess = session_ptr(get_state(m), sobj, NULL);
+
+    if (sess == NULL)
+        return NULL;
+    return PyBool_FromLong(SSL_SESSION_get0_peer(sess) != NULL);
+}
+
 /* peer_der(sslobj): the server certificate's DER, kept or decoded; None. */
 static PyObject *core_peer_der(PyObject *m, PyObject *obj)
 {
@@ -1922,6 +1938,7 @@ static PyMethodDef core_methods[] = {
     {"flush_context", core_flush_context, METH_VARARGS, NULL},
     {"attach_connection", core_attach_connection, METH_VARARGS, NULL},
     {"keep_peer", core_keep_peer, METH_VARARGS, NULL},
+    {"peer_decoded", core_peer_decoded, METH_O, NULL},
     {"peer_der", core_peer_der, METH_O, NULL},
     {"early_max", core_early_max, METH_VARARGS, NULL},
     {"write_early", core_write_early, METH_VARARGS, NULL},

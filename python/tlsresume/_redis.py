@@ -72,6 +72,8 @@ class RedisStore:
     url_or_client: a redis:// (rediss://, unix://) URL, or a redis-py
     client (redis.Redis) of the caller's, which keeps its own timeouts.  seal_key (32 bytes) seals
     entries with AES-256-GCM; lean leaves out the peer certificate;
+    attach() restores sessions lean (the certificate kept as bytes,
+    decoded only if getpeercert() asks), decode_peer=True on every restore;
     max_tickets TLS 1.3 tickets are kept per key.  timeout (seconds) bounds
     every Redis call made here; after a failure Redis is left alone for
     retry_after seconds.  Sessions come back bound to an ssl.SSLContext:
@@ -79,8 +81,8 @@ class RedisStore:
     """
 
     def __init__(self, url_or_client, *, prefix="tlsresume:", seal_key=None,
-                 max_tickets=8, max_lifetime=0, lean=False, ssl_context=None,
-                 timeout=0.2, retry_after=1.0):
+                 max_tickets=8, max_lifetime=0, lean=False, decode_peer=False,
+                 ssl_context=None, timeout=0.2, retry_after=1.0):
         if not isinstance(prefix, str):
             raise TypeError("prefix must be a str")
         if seal_key is not None and not isinstance(
@@ -101,9 +103,12 @@ class RedisStore:
                                 "3600)" % (name, low))
         if ssl_context is not None:
             _check_context(ssl_context)
-        self._codec = _core.Codec(max_lifetime,
-                                  None if seal_key is None else bytes(seal_key),
-                                  bool(lean))
+        key = None if seal_key is None else bytes(seal_key)
+        self._codec = _core.Codec(max_lifetime, key, bool(lean))
+        # attach()'s restores: the certificate stays bytes (_take_lean).
+        self._lean_codec = (self._codec if decode_peer else
+                            _core.Codec(max_lifetime, key, bool(lean),
+                                        restore_lean=True))
         redis = _import_redis()
         self._redis_errors = (redis.RedisError, OSError)
         if isinstance(url_or_client, (str, bytes)):
@@ -160,13 +165,14 @@ class RedisStore:
         _check_context(ctx)
         return ctx
 
-    def _decode(self, value, host, port, scope, ctx):
+    def _decode(self, value, host, port, scope, ctx, codec=None):
         """The session in value, or None (another key's, expired, refused,
         sealed under another key, damaged, not ours at all)."""
         if not isinstance(value, bytes):
             return None
         try:
-            return self._codec.decode(value, host, port, scope, ctx)
+            return (codec or self._codec).decode(value, host, port, scope,
+                                                 ctx)
         except ValueError as e:             # tlsresume.Error
             warnings.warn("tlsresume: unusable Redis entry for %s:%d: %s"
                           % (host, port, e), RuntimeWarning, stacklevel=4)
@@ -212,7 +218,16 @@ class RedisStore:
         it, whichever machine); a TLS 1.2 session stays.  A ticket this
         context refuses (trust rule) is used up all the same."""
         _check_key(host, port, scope)
-        ctx = self._ctx(context)
+        return self._take_with(self._codec, host, port, self._ctx(context),
+                               scope)
+
+    def _take_lean(self, host, port, context, scope):
+        """take() for attach(): the certificate is not decoded."""
+        _check_key(host, port, scope)
+        return self._take_with(self._lean_codec, host, port,
+                               self._ctx(context), scope)
+
+    def _take_with(self, codec, host, port, ctx, scope):
         keys = self._keys(host, port, scope)
         if self._capture is not None and self._writer is None:
             with self._lock:            # a forked child: a writer of its own
@@ -224,7 +239,7 @@ class RedisStore:
             if not got:
                 return None
             kind, value = got
-            sess = self._decode(value, host, port, scope, ctx)
+            sess = self._decode(value, host, port, scope, ctx, codec)
             if sess is not None or kind != 13:
                 return sess
         return None

@@ -87,6 +87,16 @@ static void round_trip(const uint8_t *key, uint32_t flags)
         CHECK(back != NULL);
         CHECK(tlsr_session_get_trust(back, &(struct tlsr_trust){0}, NULL)
               == TLSR_OK);
+        /* A lean restore decodes no certificate but keeps its bytes (a
+         * lean entry has none). */
+        CHECK((SSL_SESSION_get0_peer(back) == NULL) == (flags != 0));
+        if (!(flags & TLSR_STORE_LEAN)) {
+            size_t n = 0;
+
+            CHECK_CODE(tlsr_session_get_peer_der(back, NULL, &n, &err),
+                       TLSR_OK, &err);
+            CHECK(n > 100);
+        }
         CHECK(resumes(v, back));
         SSL_SESSION_free(back);
         SSL_SESSION_free(s);
@@ -98,6 +108,11 @@ static void round_trip_unsealed(void) { round_trip(NULL, 0); }
 static void round_trip_sealed(void) { round_trip(KEY_A, 0); }
 static void round_trip_lean(void) { round_trip(NULL, TLSR_STORE_LEAN); }
 static void round_trip_sealed_lean(void) { round_trip(KEY_A, TLSR_STORE_LEAN); }
+static void round_trip_restore_lean(void)
+{
+    round_trip(NULL, TLSR_STORE_RESTORE_LEAN);
+    round_trip(KEY_A, TLSR_STORE_RESTORE_LEAN);
+}
 
 static void size_query_then_fill(void)
 {
@@ -294,6 +309,11 @@ static void bad_arguments(void)
     o.seal_key_len = 16;
     CHECK(tlsr_codec_new(&o, &err) == NULL);
     CHECK_EQ_INT(err.code, TLSR_EKEY);
+    o.seal_key = NULL;
+    o.seal_key_len = 0;
+    o.flags = 4;
+    CHECK(tlsr_codec_new(&o, &err) == NULL);
+    CHECK_EQ_INT(err.code, TLSR_EINVAL);
     CHECK_CODE(tlsr_entry_encode(NULL, "h", 1, "", NULL, NULL, &len, NULL,
                                  NULL, &err), TLSR_EINVAL, &err);
     CHECK(tlsr_entry_decode(NULL, buf, 1, "h", 1, "", NULL, NULL, &err)
@@ -341,7 +361,8 @@ static void cleanup(void)
 }
 
 TESTS(T(round_trip_unsealed), T(round_trip_sealed), T(round_trip_lean),
-      T(round_trip_sealed_lean), T(size_query_then_fill),
+      T(round_trip_sealed_lean),
+      T(round_trip_restore_lean), T(size_query_then_fill),
       T(sealed_under_another_key_is_eseal), T(tampered_entry_is_a_miss),
       T(another_keys_entry_is_enotfound), T(expired_entry_is_enotfound),
       T(trust_refusal_is_etrust), T(key_is_the_store_hash_as_hex),

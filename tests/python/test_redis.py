@@ -162,6 +162,42 @@ def test_attach_accepts_redis_store_and_detach(redis_server, py_server,
     store.close()
 
 
+def _peercerts(port, ctx):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as c:
+            c.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            while c.recv(65536):
+                pass
+            return (c.session_reused, c.getpeercert(),
+                    c.getpeercert(binary_form=True))
+
+
+@pytest.mark.parametrize("mode", ["tls12-ticket", "tls13"])
+def test_attach_restores_lean_and_keeps_getpeercert(redis_server, py_server,
+                                                    certs, mode):
+    srv = py_server(mode)
+    ctx = ssl.create_default_context(cafile=certs[0])
+    store = tlsresume.RedisStore(redis_server.url)
+    tlsresume.attach(ctx, store)
+    reused, cert, der = _peercerts(srv.port, ctx)
+    assert not reused and cert["subject"] == ((("commonName", "localhost"),),)
+    assert store.flush(5)
+    assert _peercerts(srv.port, ctx) == (True, cert, der)
+    tlsresume.detach(ctx)
+    # What attach() took came back without a decoded certificate; the
+    # public take() and decode_peer=True decode it.
+    assert store.flush(5)
+    for st, has_peer in ((store, False), (tlsresume.RedisStore(
+            redis_server.url, decode_peer=True), True)):
+        sess = st._take_lean("localhost", srv.port, ctx, "")
+        assert sess is not None
+        assert tlsresume._core.peer_decoded(sess) is has_peer
+        assert tlsresume.inspect(sess).has_peer     # the bytes are kept
+        if mode == "tls13":
+            break
+    store.close()
+
+
 @pytest.mark.parametrize("url", ["http://127.0.0.1:6379", "redis://h:port/",
                                  "nonsense"])
 def test_unusable_url_is_error_at_construction(url):

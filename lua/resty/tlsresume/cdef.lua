@@ -409,7 +409,8 @@ void tlsr_store_iter_free(struct tlsr_store_iter *iter);
  * A codec reads and writes the store's entries as bytes (the same bytes as
  * a store file: a text header with the key, expiry and trust record, then
  * the PEM block, or the sealed form), for stores kept elsewhere.  Options
- * as for tlsr_store_open: seal_key, flags (TLSR_STORE_LEAN), max_lifetime.
+ * as for tlsr_store_open: seal_key, flags (TLSR_STORE_LEAN; with
+ * TLSR_STORE_RESTORE_LEAN decode restores lean), max_lifetime.
  */
 struct tlsr_codec;
 
