@@ -58,8 +58,9 @@ def resumed(port, version, tmp, n=100, jobs=8):
 
 
 def asgi_server(start_server, kind, certs, workers, ring=None):
-    """uvicorn or hypercorn with `workers` workers on a free port, ring
-    given through TLSRESUME_TICKET_KEYS (or not at all)."""
+    """uvicorn or hypercorn (or gunicorn, a WSGI server with sync workers)
+    with `workers` workers on a free port, ring given through
+    TLSRESUME_TICKET_KEYS (or not at all)."""
     cert, key = certs
     env = dict(os.environ)
     env.pop("TLSRESUME_TICKET_KEYS", None)
@@ -72,12 +73,18 @@ def asgi_server(start_server, kind, certs, workers, ring=None):
                 "--port", "0", "--ssl-keyfile", str(key),
                 "--ssl-certfile", str(cert), "--log-level", "info"]
         ready = "Application startup complete"
+    elif kind == "gunicorn":
+        # A sync worker builds an SSLContext per connection.
+        argv = [sys.executable, "-m", "gunicorn", "wsgi_app:app",
+                "--workers", str(workers), "-b", "127.0.0.1:%d" % free_port(),
+                "--keyfile", str(key), "--certfile", str(cert)]
+        ready = "Booting worker"
     else:
         argv = [sys.executable, "-m", "hypercorn", "asgi_app:app",
                 "--workers", str(workers), "-b", "127.0.0.1:0",
                 "--keyfile", str(key), "--certfile", str(cert)]
         ready = "Running on"
-    srv = start_server(argv, r"https://127\.0\.0\.1:(\d+)", env=env)
+    srv = start_server(argv, r"https?://127\.0\.0\.1:(\d+)", env=env)
     ok = wait_for(lambda: sum(ready in l for l in srv.lines) >= workers, 30)
     assert ok, srv.output()
     return srv

@@ -224,6 +224,23 @@ def test_asgi_workers_share_the_ring(start_server, certs, tmp_path, kind):
         assert hits < 24, (kind, version, hits)
 
 
+def test_gunicorn_sync_workers_share_the_ring(start_server, certs, tmp_path):
+    pytest.importorskip("gunicorn")
+    ring = tlsresume.TicketKeyRing.init(tmp_path / "ring")
+    srv = asgi_server(start_server, "gunicorn", certs, 2, ring=ring.path)
+    for version in ("1.2", "1.3"):
+        hits = resumed(srv.port, version, tmp_path / version, n=20, jobs=4)
+        print("gunicorn 2 sync workers, ring, TLS %s: %d/20 resumed"
+              % (version, hits))
+        assert hits >= 19, (version, hits)
+    srv.stop()
+    assert "Traceback" not in srv.output(), srv.output()
+    # Without the ring each connection's new context has random keys.
+    srv = asgi_server(start_server, "gunicorn", certs, 2)
+    hits = resumed(srv.port, "1.2", tmp_path / "no", n=10, jobs=2)
+    assert hits == 0, hits
+
+
 @pytest.mark.parametrize("version", ["1.2", "1.3"])
 def test_rotation_while_serving(start_server, certs, tmp_path, version):
     ring = tlsresume.TicketKeyRing.init(tmp_path / "ring", keep=4)
