@@ -77,11 +77,11 @@ http {{
 """
 
 
-def export_nginx(ring, keys):
+def export_nginx(ring, keys, fmt="nginx80"):
     """`tlsresume keys export`, its printed lines as the include file."""
     out = subprocess.run(
         [sys.executable, "-m", "tlsresume", "keys", "export", ring.path,
-         "--format", "nginx80", "--out-dir", str(keys)],
+         "--format", fmt, "--out-dir", str(keys)],
         capture_output=True, text=True, timeout=30)
     if out.returncode != 0:
         raise AssertionError(out.stderr)
@@ -153,10 +153,13 @@ def nginx_server(procs, certs):
     return start
 
 
-def test_two_nginx_share_the_ring_across_rotation(nginx_server, tmp_path):
-    ring = tlsresume.TicketKeyRing.init(tmp_path / "r")
+@pytest.mark.parametrize("fmt", ["nginx80", "nginx48"])
+def test_two_nginx_share_the_ring_across_rotation(nginx_server, tmp_path,
+                                                  fmt):
+    ring = tlsresume.TicketKeyRing.init(tmp_path / "r", format=fmt)
     keys = tmp_path / "keys"
-    lines = export_nginx(ring, keys)
+    lines = export_nginx(ring, keys, fmt)
+    assert (keys / "0.key").stat().st_size == int(fmt[-2:])
     assert lines[0] == "ssl_session_ticket_key %s;" % (keys / "0.key")
     a = nginx_server(tmp_path / "a", keys)
     b = nginx_server(tmp_path / "b", keys)
@@ -171,7 +174,7 @@ def test_two_nginx_share_the_ring_across_rotation(nginx_server, tmp_path):
     old_name = ring.encrypting()
     ring.rotate(force=True)
     time.sleep(1.1)                     # the forced key starts next second
-    export_nginx(ring, keys)
+    export_nginx(ring, keys, fmt)
     reload_nginx(a)
     reload_nginx(b)
     for v in ("1.2", "1.3"):
