@@ -15,7 +15,7 @@
 --   tlsresume.set_session(conn, sess_or_bytes)       -- before dohandshake
 --   conn:dohandshake()
 --   tlsresume.session_reused(conn)                   -- true / false
---   tlsresume.send_early(conn, req)                  -- before dohandshake
+--   tlsresume.send_early(conn, req [, alpn])         -- before dohandshake
 --   tlsresume.early_data_status(conn)                -- after it
 --   local sess = tlsresume.get_session(conn)         -- TLS 1.3: after a receive
 --

@@ -560,26 +560,62 @@ static int l_luasec_session_reused(lua_State *L)
     return 1;
 }
 
+/* The ALPN list at index i (nil, a string or a table of strings, as
+ * LuaSec's context takes it) in wire format into buf; its length. */
+static size_t alpn_wire(lua_State *L, int i, uint8_t *buf, size_t cap)
+{
+    size_t n = 0, len, k, count = 1;
+    const char *p;
+
+    if (lua_isnoneornil(L, i))
+        return 0;
+    if (!lua_istable(L, i) && !lua_isstring(L, i))
+        luaL_argerror(L, i, "alpn: a string or a table of strings");
+    if (lua_istable(L, i))
+        count = (size_t)compat_rawlen(L, i);
+    for (k = 1; k <= count; k++) {
+        if (lua_istable(L, i))
+            lua_rawgeti(L, i, (int)k);
+        else
+            lua_pushvalue(L, i);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_argerror(L, i, "alpn: a string or a table of strings");
+        p = lua_tolstring(L, -1, &len);
+        if (len == 0 || len > 255 || n + 1 + len > cap)
+            luaL_argerror(L, i, "alpn: names of 1 to 255 bytes");
+        buf[n++] = (uint8_t)len;
+        memcpy(buf + n, p, len);
+        n += len;
+        lua_pop(L, 1);
+    }
+    return n;
+}
+
 /*
- * send_early(conn, data): TLS 1.3 early data before dohandshake().  LuaSec
- * sockets are non-blocking: wait (at most 10 s) while OpenSSL wants to
- * write the ClientHello.  Returns the bytes sent early (0 when the session
- * allows none: send data after the handshake).  The caller vouches that
- * data is safe to replay; after dohandshake(), early_data_status() says
- * whether the server took it ("rejected": send it again).
+ * send_early(conn, data [, alpn]): TLS 1.3 early data before dohandshake().
+ * alpn: the context's alpn option (OpenSSL cannot read it back), needed
+ * when the session negotiated one.  LuaSec sockets are non-blocking: wait
+ * (at most 10 s) while OpenSSL wants to write the ClientHello.  Returns
+ * the bytes sent early (0 when the session allows none: send data after
+ * the handshake).  The caller vouches that data is safe to replay; after
+ * dohandshake(), early_data_status() says whether the server took it
+ * ("rejected": send it again).
  */
 static int l_luasec_send_early(lua_State *L)
 {
     struct lsec_ssl *c = check_luasec(L, 1);
-    size_t len, written = 0;
+    size_t len, written = 0, alpn_len;
     const char *data = luaL_checklstring(L, 2, &len);
     struct tlsr_error err = {0, ""};
+    uint8_t alpn[1024];
     struct pollfd pfd;
     int rc, tries = 0;
 
+    alpn_len = alpn_wire(L, 3, alpn, sizeof(alpn));
     if (c->state != LSEC_NEW)
         luaL_argerror(L, 1, "send early data before dohandshake");
-    if (tlsr_ssl_early_data_max(c->ssl, NULL, 0) < len) {
+    if (tlsr_ssl_early_data_max(c->ssl, alpn_len ? alpn : NULL, alpn_len)
+        < len) {
         lua_pushinteger(L, 0);
         return 1;
     }
