@@ -33,14 +33,19 @@ fuzz-corpus:
 	    { printf '\001'; cat $$f; } > $(FUZZ_B)/corpus/fuzz_ticket/forge-$${f##*/}; \
 	done
 
+# The harnesses run side by side (one core each).
 test-fuzz: $(FUZZ_BIN) fuzz-corpus
-	@set -e; for f in $(FUZZ_BIN); do n=$${f##*/}; echo "== $$f ($(FUZZ_TIME) s)"; \
+	@set -e; pids=; for f in $(FUZZ_BIN); do n=$${f##*/}; \
+	    echo "== $$f ($(FUZZ_TIME) s)"; \
 	    $$f -max_total_time=$(FUZZ_TIME) -max_len=4096 -timeout=20 \
 	        -rss_limit_mb=2048 -print_final_stats=1 \
 	        -artifact_prefix=$(FUZZ_B)/$$n- \
-	        $(FUZZ_B)/corpus/$$n > $(FUZZ_B)/$$n.log 2>&1 || \
-	        { tail -60 $(FUZZ_B)/$$n.log; echo "test-fuzz: $$n FAILED;" \
-	          "reproducer: $(FUZZ_B)/$$n-crash-*"; exit 1; }; \
+	        $(FUZZ_B)/corpus/$$n > $(FUZZ_B)/$$n.log 2>&1 & pids="$$pids $$!:$$n"; \
+	done; \
+	for p in $$pids; do n=$${p#*:}; \
+	    wait $${p%%:*} || { tail -60 $(FUZZ_B)/$$n.log; echo "test-fuzz: $$n" \
+	        "FAILED; reproducer: $(FUZZ_B)/$$n-crash-*"; exit 1; }; \
+	    echo "$$n:"; \
 	    grep -E '^stat::number_of_executed_units|^Done' $(FUZZ_B)/$$n.log || true; \
 	done
 
