@@ -22,6 +22,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -70,10 +71,11 @@ class TLSServer:
         self.port = None
         self.lines = []
         self._ready = threading.Event()
+        # A process group of its own: stop() ends whatever it started.
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True,
-                                     env=env)
+                                     env=env, start_new_session=True)
         threading.Thread(target=self._drain, daemon=True).start()
         if not self._ready.wait(15) or self.port is None:
             self.stop()
@@ -121,8 +123,10 @@ class TLSServer:
         return sum(c["resumed"] for c in self.connections())
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
         self.proc.wait(10)
 
 

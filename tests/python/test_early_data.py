@@ -5,6 +5,7 @@ what arrived early."""
 import json
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -14,7 +15,7 @@ import time
 import pytest
 
 import tlsresume
-from conftest import HELPERS
+from conftest import HELPERS, stop_group
 from delay_proxy import DelayProxy
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -75,7 +76,7 @@ class Nginx:
         self.proc = subprocess.Popen(
             [NGINX, "-p", str(d), "-c", str(d / "nginx.conf"), "-e",
              str(d / "error.log")], stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT)
+            stderr=subprocess.STDOUT, start_new_session=True)
         for _ in range(100):
             try:
                 socket.create_connection(("127.0.0.1", port), 0.2).close()
@@ -89,9 +90,7 @@ class Nginx:
         return (self.dir / "access.log").read_text().split("\n")[:-1]
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        self.proc.wait(10)
+        stop_group(self.proc, signal.SIGTERM)
 
 
 @pytest.fixture

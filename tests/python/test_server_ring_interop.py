@@ -15,7 +15,7 @@ import pytest
 import ssl
 
 import tlsresume
-from conftest import HELPERS, wait_for
+from conftest import HELPERS, stop_group, wait_for
 from ringutil import PyTLSServer, free_port, s_client, server_ctx
 
 SID = "tlsresume-fleet"
@@ -94,17 +94,16 @@ class Proc:
 
     def __init__(self, argv, log):
         self.log = log
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                     stdout=open(log, "ab"),
-                                     stderr=subprocess.STDOUT)
+        with open(log, "ab") as out:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                         stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
 
     def output(self):
         return self.log.read_text(errors="replace")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
+        stop_group(self.proc)       # nginx's workers too
 
 
 @pytest.fixture
