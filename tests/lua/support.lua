@@ -101,10 +101,13 @@ function S.spawn(cmd, log)
     return pid
 end
 
+-- Stops what S.spawn started: its whole process group (nginx's workers
+-- outlive a killed master), then the pid itself.
 function S.kill(pid)
     if pid then
-        os.execute("kill " .. pid .. " 2>/dev/null; sleep 0.1; kill -9 "
-                   .. pid .. " 2>/dev/null")
+        os.execute("kill -- -" .. pid .. " " .. pid .. " 2>/dev/null;"
+                   .. " sleep 0.1; kill -9 -- -" .. pid .. " " .. pid
+                   .. " 2>/dev/null")
     end
 end
 
