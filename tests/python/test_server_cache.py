@@ -245,6 +245,12 @@ def test_flush_writes_the_queued_sessions(certs, tmp_path):
     cli_ctx = ssl.create_default_context(cafile=str(cert))
     cli, _ = _handshake(srv, cli_ctx)
     _c2, s2 = _handshake(srv, cli_ctx, cli.session)
+    if not s2.session_reused:
+        # Known window (issue 10's note): while the writer thread writes a
+        # session it is in neither the queue nor the store yet, and a
+        # lookup then is a miss (a full handshake).  Once written, found.
+        assert tlsresume.server.flush(srv) is True
+        _c2, s2 = _handshake(srv, cli_ctx, cli.session)
     assert s2.session_reused            # from the queue or the store
     assert tlsresume.server.flush(srv) is True
     assert tlsresume.server.flush(srv, None) is True
