@@ -245,7 +245,9 @@ def test_flush_writes_the_queued_sessions(certs, tmp_path):
     cli_ctx = ssl.create_default_context(cafile=str(cert))
     cli, _ = _handshake(srv, cli_ctx)
     _c2, s2 = _handshake(srv, cli_ctx, cli.session)
+    made = 1                            # sessions the server made
     if not s2.session_reused:
+        made = 2                        # that full handshake made one
         # Known window (issue 10's note): while the writer thread writes a
         # session it is in neither the queue nor the store yet, and a
         # lookup then is a miss (a full handshake).  Once written, found.
@@ -255,8 +257,8 @@ def test_flush_writes_the_queued_sessions(certs, tmp_path):
     assert tlsresume.server.flush(srv) is True
     assert tlsresume.server.flush(srv, None) is True
     stats = tlsresume.server.session_cache_stats(srv)
-    assert len(list(store)) == 1
-    assert stats["stored"] == 1 and stats["dropped"] == 0
+    assert 1 <= len(list(store)) <= made
+    assert 1 <= stats["stored"] <= made and stats["dropped"] == 0
     with pytest.raises(TypeError):
         tlsresume.server.flush("ctx")
     with pytest.raises(TypeError):
