@@ -100,7 +100,6 @@ static void write_one(void *owner, void *item)
 
     tlsr_store_put(att->store, c->key.host, c->key.port, c->key.context,
                    c->sess, NULL);
-    SSL_SESSION_free(c->sess);
 }
 
 static void drop_one(void *owner, void *item)

@@ -305,7 +305,6 @@ static void write_job(void *owner, void *item)
                 failed(sc, "removing a session", &e);
         }
     }
-    SSL_SESSION_free(j->sess);
 }
 
 static void drop_job(void *owner, void *item)
@@ -370,7 +369,7 @@ struct find {
     SSL_SESSION *sess;              /* a reference, when found */
 };
 
-static int find_job(void *arg, void *item)
+static int find_job(void *arg, void *item, int writing)
 {
     struct find *f = arg;
     struct job *j = item;
@@ -380,6 +379,9 @@ static int find_job(void *arg, void *item)
         return 0;
     if (j->op == JOB_REMOVE)
         return -1;                  /* removed: a miss, not in the store */
+    if (f->take && writing)
+        return -1;      /* going to the store as we look: one taker is
+                         * not assured, so a miss (a full handshake) */
     if (f->take) {                  /* never written: no one else has it */
         f->sess = j->sess;
         j->sess = NULL;

@@ -53,35 +53,43 @@ static void drop_stale(struct tlsri_writer *w)
     }
 }
 
-/* Take the oldest item into out (qlock held); 0 if there is none. */
-static int take_head(struct tlsri_writer *w, void *out)
+/* Copy the oldest item into out (qlock held); 0 if there is none.  take:
+ * remove it too; else it stays, marked as being written (find sees it). */
+static int take_head(struct tlsri_writer *w, void *out, int take)
 {
     drop_stale(w);
     if (w->count == 0 || w->closed)
         return 0;
     memcpy(out, slot(w, w->head), w->item_size);
-    w->head = (w->head + 1) % w->capacity;
-    w->count--;
+    if (take) {
+        w->head = (w->head + 1) % w->capacity;
+        w->count--;
+    } else {
+        w->writing = 1;
+    }
     return 1;
 }
 
-/* Pop the oldest item into out; 0 if the ring is empty. */
-static int queue_pop(struct tlsri_writer *w, void *out)
+/* Write the oldest item (w->lock held): 1 if there was one.  It stays in
+ * the ring while it is written, so a lookup (tlsri_writer_find) never
+ * misses an item that is neither queued nor stored yet; then it is
+ * removed and dropped. */
+static int write_next(struct tlsri_writer *w, void *buf)
 {
     int got;
 
     pthread_mutex_lock(&w->qlock);
-    got = take_head(w, out);
+    got = take_head(w, buf, 0);
     pthread_mutex_unlock(&w->qlock);
-    return got;
-}
-
-/* Write the oldest item (w->lock held): 1 if there was one. */
-static int write_next(struct tlsri_writer *w, void *buf)
-{
-    if (!queue_pop(w, buf))
+    if (!got)
         return 0;
     w->ops->write(w->owner, buf);
+    pthread_mutex_lock(&w->qlock);
+    w->head = (w->head + 1) % w->capacity;
+    w->count--;
+    w->writing = 0;
+    pthread_mutex_unlock(&w->qlock);
+    w->ops->drop(w->owner, buf);
     return 1;
 }
 
@@ -206,7 +214,7 @@ int tlsri_writer_pop(struct tlsri_writer *w, void *out, int timeout_ms)
 
     pthread_mutex_lock(&w->qlock);
     for (;;) {
-        if (take_head(w, out)) {
+        if (take_head(w, out, 1)) {
             w->last_pop = tlsri_mono_now();
             got = 1;
             break;
@@ -228,7 +236,8 @@ int tlsri_writer_pop(struct tlsri_writer *w, void *out, int timeout_ms)
 }
 
 int tlsri_writer_find(struct tlsri_writer *w,
-                      int (*fn)(void *arg, void *item), void *arg)
+                      int (*fn)(void *arg, void *item, int writing),
+                      void *arg)
 {
     unsigned int i;
     int rc = 0;
@@ -236,7 +245,7 @@ int tlsri_writer_find(struct tlsri_writer *w,
     pthread_mutex_lock(&w->qlock);
     drop_stale(w);
     for (i = w->count; i > 0 && rc == 0; i--)
-        rc = fn(arg, slot(w, w->head + i - 1));
+        rc = fn(arg, slot(w, w->head + i - 1), i == 1 && w->writing);
     pthread_mutex_unlock(&w->qlock);
     return rc;
 }

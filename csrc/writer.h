@@ -25,10 +25,12 @@
 #include "internal.h"
 
 struct tlsri_writer_ops {
-    /* Write one item and free what it holds (w->lock held, no qlock);
-     * NULL: a queue (see above). */
+    /* Write one item, keeping what it holds (w->lock held, no qlock):
+     * drop follows once the item has left the ring; NULL: a queue (see
+     * above). */
     void (*write)(void *owner, void *item);
-    /* Free what an item holds, unwritten (qlock may be held: no locks). */
+    /* Free what an item holds, written or not (qlock may be held: no
+     * locks). */
     void (*drop)(void *owner, void *item);
 };
 
@@ -48,6 +50,7 @@ struct tlsri_writer {
     int stop;                   /* 1: the writer drains and exits */
     int exiting;                /* process exit: pushes are dropped */
     int closed;                 /* process exit, written: no more writes */
+    int writing;                /* 1: the head item is being written */
     unsigned int stale;         /* fork child: the parent's, at head */
     pthread_t thread;
     double last_pop;            /* a queue: when a pop last found an item */
@@ -74,10 +77,12 @@ int tlsri_writer_push(struct tlsri_writer *w, const void *item);
  * none came (or process exit closed the queue). */
 int tlsri_writer_pop(struct tlsri_writer *w, void *out, int timeout_ms);
 /* Call fn on queued items, newest first, under qlock (fn must be short,
- * take no lock, and may change the item), until it returns non-zero;
- * returns that value, or 0. */
+ * take no lock), until it returns non-zero; returns that value, or 0.
+ * fn may change an item, but not the one being written (writing 1: the
+ * oldest, until written), whose references the writer holds. */
 int tlsri_writer_find(struct tlsri_writer *w,
-                      int (*fn)(void *arg, void *item), void *arg);
+                      int (*fn)(void *arg, void *item, int writing),
+                      void *arg);
 /* Write what is queued (w->lock held by the caller) until empty, or until
  * the monotonic time `until` (< 0: no limit); 1 if it emptied.  A queue:
  * nothing written, 1. */

@@ -232,6 +232,25 @@ def _handshake(server_ctx, client_ctx, session=None):
     return cli, srv
 
 
+def test_regression_session_being_written_is_still_found(certs, tmp_path):
+    """A lookup while the writer thread wrote that very session missed (it
+    had left the queue, not yet reached the store): 2 of 150 immediate
+    resumptions here.  The item now stays queued until written."""
+    cert, key = certs
+    srv = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    srv.load_cert_chain(str(cert), str(key))
+    srv.maximum_version = ssl.TLSVersion.TLSv1_2
+    srv.options |= ssl.OP_NO_TICKET
+    tlsresume.server.session_cache(srv, tlsresume.SessionStore(tmp_path / "s"))
+    cli_ctx = ssl.create_default_context(cafile=str(cert))
+    missed = 0
+    for _ in range(300):
+        cli, _ = _handshake(srv, cli_ctx)
+        _c2, s2 = _handshake(srv, cli_ctx, cli.session)
+        missed += not s2.session_reused
+    assert missed == 0
+
+
 def test_flush_writes_the_queued_sessions(certs, tmp_path):
     """The handshake only queues its new session: flush() puts it in the
     store (for other processes); this process resumes it at once."""
@@ -245,20 +264,12 @@ def test_flush_writes_the_queued_sessions(certs, tmp_path):
     cli_ctx = ssl.create_default_context(cafile=str(cert))
     cli, _ = _handshake(srv, cli_ctx)
     _c2, s2 = _handshake(srv, cli_ctx, cli.session)
-    made = 1                            # sessions the server made
-    if not s2.session_reused:
-        made = 2                        # that full handshake made one
-        # Known window (issue 10's note): while the writer thread writes a
-        # session it is in neither the queue nor the store yet, and a
-        # lookup then is a miss (a full handshake).  Once written, found.
-        assert tlsresume.server.flush(srv) is True
-        _c2, s2 = _handshake(srv, cli_ctx, cli.session)
     assert s2.session_reused            # from the queue or the store
     assert tlsresume.server.flush(srv) is True
     assert tlsresume.server.flush(srv, None) is True
     stats = tlsresume.server.session_cache_stats(srv)
-    assert 1 <= len(list(store)) <= made
-    assert 1 <= stats["stored"] <= made and stats["dropped"] == 0
+    assert len(list(store)) == 1
+    assert stats["stored"] == 1 and stats["dropped"] == 0
     with pytest.raises(TypeError):
         tlsresume.server.flush("ctx")
     with pytest.raises(TypeError):
