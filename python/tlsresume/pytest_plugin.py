@@ -33,6 +33,25 @@ import time
 import pytest
 
 
+def _killpg(proc, sig):
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _stop_group(proc, sig=signal.SIGKILL, timeout=10):
+    """Stop a process started with start_new_session=True and whatever it
+    started (a server's workers outlive a killed parent), then reap it."""
+    _killpg(proc, sig)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    _killpg(proc, signal.SIGKILL)       # what a graceful stop left behind
+    proc.wait(timeout)
+
+
 class TLSServer:
     """A local TLS server subprocess; .host .port .cafile, .lines."""
 
@@ -123,11 +142,7 @@ class TLSServer:
         return sum(c["resumed"] for c in self.connections())
 
     def stop(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.proc.wait(10)
+        _stop_group(self.proc)
 
 
 def _s_server_argv(cert, key, tls, tickets, cache, early_data,

@@ -3,7 +3,6 @@
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -11,6 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
+
+# Servers run in a process group of their own and are stopped with it:
+# killing only the parent left their workers running (uvicorn's, gunicorn's,
+# nginx's), hundreds after a few runs, slowing every later test.
+from tlsresume.pytest_plugin import _stop_group as stop_group
 
 HERE = Path(__file__).resolve().parent
 ROOT = Path(os.environ.get("TLSR_ROOT") or HERE.parents[1])
@@ -30,27 +34,6 @@ def certs(tmp_path_factory):
          "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
         check=True, capture_output=True)
     return cert, key
-
-
-def stop_group(proc, sig=signal.SIGKILL, timeout=10):
-    """Signal a server started with start_new_session=True and everything
-    it started (uvicorn's and gunicorn's workers, nginx's), then reap it.
-    Killing only the parent left its workers running, each polling a
-    little: hundreds after a few runs, slowing every later test."""
-    try:
-        os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout)
-    if sig != signal.SIGKILL:       # what a graceful stop left behind
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 class Server:
